@@ -1,0 +1,170 @@
+/* herd: the LLaMA model family in C. Public API.
+ *
+ * Errors are values: every function that can fail returns a herd_status and
+ * leaves a one-line message for herd_last_error(). Nothing here exits. */
+#ifndef HERD_H
+#define HERD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum {
+    HERD_OK = 0,
+    HERD_E_IO,          /* a file could not be opened, read, mapped or written */
+    HERD_E_FORMAT,      /* a file is truncated, corrupted or not what it claims */
+    HERD_E_UNSUPPORTED, /* a valid file or request herd does not handle */
+    HERD_E_ARG,         /* a bad argument from the caller */
+    HERD_E_RANGE,       /* a value out of range (token id, position, context) */
+    HERD_E_NOMEM        /* an allocation failed */
+} herd_status;
+
+/* The message left by the last failing call on this thread ("" if none). */
+const char *herd_last_error(void);
+const char *herd_status_name(herd_status s);
+
+/* Where a checkpoint stores its q/k projection rows for rotary embeddings.
+ * META: Meta's original code, llama2.c and GGUF rotate adjacent pairs
+ * (2i, 2i+1). HF: Hugging Face checkpoints rotate halves (i, i + head_dim/2). */
+typedef enum { HERD_ROPE_META = 0, HERD_ROPE_HF = 1 } herd_rope_layout;
+
+typedef struct {
+    int dim;            /* model width */
+    int hidden_dim;     /* SwiGLU inner width */
+    int n_layers;
+    int n_heads;
+    int n_kv_heads;     /* = n_heads: MHA, < n_heads: GQA, = 1: MQA */
+    int vocab_size;
+    int seq_len;        /* context the model was trained for */
+    float norm_eps;     /* RMSNorm epsilon */
+    float rope_theta;   /* rotary base: 10000 (Llama 1/2), 500000 (Llama 3) */
+    int tied_embeddings;/* output projection shares the token embedding */
+    herd_rope_layout rope_layout;
+} herd_config;
+
+/* ---- models ---- */
+
+typedef struct herd_model herd_model;
+typedef struct herd_tokenizer herd_tokenizer;
+typedef struct herd_context herd_context;
+
+/* Opens a model: a GGUF file, a llama2.c .bin checkpoint, or a Hugging Face
+ * folder (config.json + *.safetensors). The format is detected from the
+ * path and the file's magic. */
+herd_status herd_model_open(const char *path, herd_model **out);
+void herd_model_free(herd_model *m);
+const herd_config *herd_model_config(const herd_model *m);
+/* The tokenizer the model file carries (GGUF metadata, tokenizer.model beside
+ * a Hugging Face folder), or NULL when it has none. Owned by the model. */
+herd_tokenizer *herd_model_tokenizer(herd_model *m);
+/* Number of parameters of a config (embedding and output counted once when
+ * tied). */
+int64_t herd_config_n_params(const herd_config *c);
+
+/* ---- evaluation ----
+ * A context holds the KV cache for up to n_ctx positions and the scratch
+ * buffers of the forward pass. */
+herd_status herd_context_new(const herd_model *m, int n_ctx, herd_context **out);
+void herd_context_free(herd_context *ctx);
+int herd_context_n_ctx(const herd_context *ctx);
+
+/* Runs n tokens through the model in one batched pass. Token i sits at
+ * position pos[i] (pos may be NULL: positions continue from the last call);
+ * its keys and values are written to the cache at that position and it
+ * attends to cache positions 0..pos[i]. Logits: NULL, or room for
+ * n * vocab_size floats (all_logits != 0) or vocab_size floats (logits of the
+ * last token only). */
+herd_status herd_eval(herd_context *ctx, const int *tokens, const int *pos,
+                      int n, float *logits, int all_logits);
+/* Forgets the cache: the next herd_eval with pos NULL starts at position 0. */
+void herd_context_reset(herd_context *ctx);
+/* The next position herd_eval with pos NULL will use. */
+int herd_context_pos(const herd_context *ctx);
+
+/* Logits for every position of a sequence, computed without a KV cache
+ * (each position recomputes attention over the whole prefix). */
+herd_status herd_forward_nocache(const herd_model *m, const int *tokens, int n,
+                                 float *logits /* n * vocab_size */);
+
+/* Threads used by the kernels (OpenMP and BLAS). */
+void herd_set_threads(int n);
+
+/* ---- tokenizer ---- */
+
+/* Opens a tokenizer file: a SentencePiece tokenizer.model (protobuf) or a
+ * llama2.c tokenizer.bin. */
+herd_status herd_tokenizer_open(const char *path, herd_tokenizer **out);
+void herd_tokenizer_free(herd_tokenizer *t);
+int herd_tokenizer_n_vocab(const herd_tokenizer *t);
+int herd_tokenizer_bos(const herd_tokenizer *t);
+int herd_tokenizer_eos(const herd_tokenizer *t);
+/* Encodes len bytes of text. Writes at most max ids, returns the number in
+ * *n_out (when *n_out > max the ids did not fit: call again with more room).
+ * add_bos/add_eos put BOS/EOS around the text. */
+herd_status herd_tokenize(const herd_tokenizer *t, const char *text, size_t len,
+                          int add_bos, int add_eos, int *ids, int max, int *n_out);
+/* The bytes of one token as they appear in decoded text, given the previous
+ * token (SentencePiece drops the leading space after BOS). Byte-fallback
+ * tokens give their single byte. Writes into buf (at least 256 bytes) and
+ * returns the length, or -1 for an id out of range. */
+int herd_token_to_bytes(const herd_tokenizer *t, int prev, int id, char *buf);
+/* The raw piece of a token ("<0x0A>", "▁the"), NULL when out of range. */
+const char *herd_token_piece(const herd_tokenizer *t, int id);
+
+/* ---- presets: every published Llama size ---- */
+
+/* The config of a published model ("llama2-7b", "llama3.1-8b", ...), NULL
+ * for an unknown name. */
+const herd_config *herd_preset(const char *name);
+int herd_preset_count(void);
+const char *herd_preset_name(int i);
+
+/* ---- sampling ----
+ * Applied in llama.cpp's order: repetition penalty, top-k, top-p, min-p,
+ * temperature, then a draw. temp <= 0 is greedy (argmax, lowest id on ties). */
+typedef struct {
+    float temp;            /* 0.8; <= 0: greedy */
+    int top_k;             /* 40; <= 0: off */
+    float top_p;           /* 0.95; >= 1: off */
+    float min_p;           /* 0.05; <= 0: off */
+    float repeat_penalty;  /* 1.0: off */
+    int repeat_last_n;     /* 64: how many past tokens the penalty sees */
+    uint64_t seed;         /* same seed, same draws */
+} herd_sampler_params;
+
+typedef struct herd_sampler herd_sampler;
+herd_sampler_params herd_sampler_defaults(void);
+herd_status herd_sampler_new(const herd_sampler_params *p, int n_vocab,
+                             herd_sampler **out);
+void herd_sampler_free(herd_sampler *s);
+/* Picks the next token from n_vocab logits (the array is used as scratch
+ * and changed). */
+int herd_sampler_sample(herd_sampler *s, float *logits);
+/* Records a token (prompt or generated) for the repetition penalty. */
+void herd_sampler_accept(herd_sampler *s, int id);
+
+/* ---- generation ---- */
+
+typedef struct {
+    int n_prompt, n_gen;
+    double prompt_s, gen_s;   /* wall seconds of prompt processing, generation */
+} herd_gen_stats;
+
+/* Called with each generated token; return non-zero to stop. */
+typedef int (*herd_token_fn)(void *user, int id);
+
+/* Processes the prompt in one batched pass from the context's current
+ * position, then samples up to n_predict tokens one step at a time, stopping
+ * early at eos (-1: never), when on_token returns non-zero, or when the
+ * context is full. A prompt that does not fit the context is an error. */
+herd_status herd_generate(herd_context *ctx, herd_sampler *smp, const int *prompt,
+                          int n_prompt, int n_predict, int eos,
+                          herd_token_fn on_token, void *user, herd_gen_stats *st);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

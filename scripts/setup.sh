@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs what herd needs from Debian's packages (as root), then builds it.
+#   scripts/setup.sh [--test] [--sanitize] [BUILD_DIR]
+# --test also installs what the tests use as references (python3-sentencepiece,
+# python3-numpy); --sanitize builds with AddressSanitizer and UBSan.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+want_test=0 sanitize=OFF build=build
+for a in "$@"; do
+  case "$a" in
+    --test) want_test=1 ;;
+    --sanitize) sanitize=ON ;;
+    *) build="$a" ;;
+  esac
+done
+
+pkgs="build-essential cmake pkg-config libopenblas-dev libcjson-dev"
+[ "$want_test" = 1 ] && pkgs="$pkgs python3 python3-numpy python3-sentencepiece"
+missing=""
+for p in $pkgs; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+  echo "setup: installing$missing"
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $missing >/dev/null
+fi
+
+cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DHERD_SANITIZE="$sanitize" >/dev/null
+cmake --build "$build" -j "$(nproc)"

@@ -1,0 +1,37 @@
+#include "cli/cli.h"
+#include <stdio.h>
+#include <string.h>
+
+static const struct {
+    const char *name;
+    int (*fn)(int, char **);
+    const char *what;
+} commands[] = {
+    {"run", cli_run, "generate text from a prompt"},
+    {"info", cli_info, "print a model's or a preset's architecture and parameter count"},
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: herd COMMAND [options]   (herd COMMAND --help for its options)\n\n");
+    for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
+        fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].what);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        usage(stdout);
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
+        if (!strcmp(argv[1], commands[i].name))
+            return commands[i].fn(argc - 1, argv + 1);
+    fprintf(stderr, "herd: unknown command '%s'\n", argv[1]);
+    usage(stderr);
+    return 2;
+}

@@ -1,0 +1,242 @@
+/* herd_save_gguf: a model as GGUF v3, written to PATH.tmp, synced and
+ * renamed over PATH. */
+#include "formats/gguf.h"
+#include "formats/gguf_buf.h"
+#include "base/error.h"
+#include "base/half.h"
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "GGUF tensor data is little-endian; herd writes it from memory as is"
+#endif
+
+#define ALIGN HERD_GGUF_DEFAULT_ALIGNMENT
+
+typedef struct {
+    char name[48];
+    const herd_tensor *t;
+    herd_type type;     /* as stored */
+    int vector;         /* one dimension */
+    int64_t rope_hd;    /* > 0: permute rows HF -> Meta with this head_dim */
+} out_tensor;
+
+typedef struct {
+    out_tensor *v;
+    int n;
+    const herd_model *m;
+    herd_type type;
+} tensor_list;
+
+static void add(tensor_list *l, const char *name, const herd_tensor *t, int vector,
+                int64_t rope_hd)
+{
+    out_tensor *o = &l->v[l->n++];
+    snprintf(o->name, sizeof o->name, "%s", name);
+    o->t = t;
+    o->type = vector ? HERD_TYPE_F32 : l->type;
+    o->vector = vector;
+    o->rope_hd = rope_hd;
+}
+
+static void collect(tensor_list *l)
+{
+    const herd_model *m = l->m;
+    const herd_config *c = &m->cfg;
+    int64_t hd = c->rope_layout == HERD_ROPE_HF ? c->dim / c->n_heads : 0;
+    add(l, "token_embd.weight", &m->w.tok_embeddings, 0, 0);
+    add(l, "output_norm.weight", &m->w.output_norm, 1, 0);
+    if (!c->tied_embeddings)
+        add(l, "output.weight", &m->w.output, 0, 0);
+    for (int i = 0; i < c->n_layers; i++) {
+        const herd_layer_weights *w = &m->w.layers[i];
+        const char *names[9] = {"attn_norm", "attn_q", "attn_k", "attn_v", "attn_output",
+                                "ffn_norm", "ffn_gate", "ffn_down", "ffn_up"};
+        const herd_tensor *ts[9] = {&w->attn_norm, &w->wq, &w->wk, &w->wv, &w->wo,
+                                    &w->ffn_norm, &w->w1, &w->w2, &w->w3};
+        for (int k = 0; k < 9; k++) {
+            char name[48];
+            snprintf(name, sizeof name, "blk.%d.%s.weight", i, names[k]);
+            add(l, name, ts[k], k == 0 || k == 5, k == 1 || k == 2 ? hd : 0);
+        }
+    }
+}
+
+static herd_status check_tensors(const tensor_list *l, const char *path)
+{
+    for (int i = 0; i < l->n; i++) {
+        const out_tensor *o = &l->v[i];
+        const herd_tensor *t = o->t;
+        if (!t->data || !herd_type_size(t->type) || t->rows < 1 || t->cols < 1 ||
+            (o->vector && t->rows != 1))
+            return herd_fail(HERD_E_ARG, "%s: tensor %s is missing or malformed", path,
+                             o->name);
+        if (o->rope_hd && (o->rope_hd % 2 != 0 || t->rows % o->rope_hd != 0))
+            return herd_fail(HERD_E_ARG, "%s: tensor %s: %lld rows are no whole heads of "
+                             "an even head_dim %lld", path, o->name, (long long)t->rows,
+                             (long long)o->rope_hd);
+    }
+    return HERD_OK;
+}
+
+static uint64_t stored_bytes(const out_tensor *o)
+{
+    return (uint64_t)o->t->rows * (uint64_t)o->t->cols * herd_type_size(o->type);
+}
+
+static void put_tensor_infos(herd_gbuf *b, const tensor_list *l)
+{
+    uint64_t off = 0;
+    for (int i = 0; i < l->n; i++) {
+        const out_tensor *o = &l->v[i];
+        herd_gbuf_str(b, o->name, strlen(o->name));
+        herd_gbuf_u32(b, o->vector ? 1 : 2);
+        herd_gbuf_u64(b, (uint64_t)o->t->cols);
+        if (!o->vector)
+            herd_gbuf_u64(b, (uint64_t)o->t->rows);
+        herd_gbuf_u32(b, (uint32_t)o->type);
+        herd_gbuf_u64(b, off);
+        off += (stored_bytes(o) + ALIGN - 1) / ALIGN * ALIGN;
+    }
+}
+
+static float load_elem(const void *p, herd_type t, int64_t i)
+{
+    if (t == HERD_TYPE_F32)
+        return ((const float *)p)[i];
+    uint16_t h = ((const uint16_t *)p)[i];
+    return t == HERD_TYPE_F16 ? herd_f16_to_f32(h) : herd_bf16_to_f32(h);
+}
+
+static void store_row(void *dst, herd_type t, const void *src, herd_type st, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++) {
+        float f = load_elem(src, st, i);
+        if (t == HERD_TYPE_F32)
+            ((float *)dst)[i] = f;
+        else
+            ((uint16_t *)dst)[i] = t == HERD_TYPE_F16 ? herd_f32_to_f16(f)
+                                                      : herd_f32_to_bf16(f);
+    }
+}
+
+static int write_tensor(FILE *f, const out_tensor *o, void *row)
+{
+    const herd_tensor *t = o->t;
+    size_t in_row = (size_t)t->cols * herd_type_size(t->type);
+    size_t out_row = (size_t)t->cols * herd_type_size(o->type);
+    for (int64_t r = 0; r < t->rows; r++) {
+        int64_t src = o->rope_hd ? herd_rope_row_hf_to_meta(r, o->rope_hd) : r;
+        store_row(row, o->type, (const char *)t->data + (size_t)src * in_row, t->type,
+                  t->cols);
+        if (fwrite(row, 1, out_row, f) != out_row)
+            return -1;
+    }
+    static const char zeros[ALIGN];
+    size_t pad = (size_t)((ALIGN - stored_bytes(o) % ALIGN) % ALIGN);
+    return fwrite(zeros, 1, pad, f) == pad ? 0 : -1;
+}
+
+static int write_all(FILE *f, const herd_gbuf *hdr, const tensor_list *l)
+{
+    if (fwrite(hdr->p, 1, hdr->n, f) != hdr->n)
+        return -1;
+    int64_t max_cols = 1;
+    for (int i = 0; i < l->n; i++)
+        if (l->v[i].t->cols > max_cols)
+            max_cols = l->v[i].t->cols;
+    void *row = malloc((size_t)max_cols * 4);
+    int rc = row ? 0 : -1;
+    for (int i = 0; i < l->n && rc == 0; i++)
+        rc = write_tensor(f, &l->v[i], row);
+    free(row);
+    if (rc == 0 && fflush(f) != 0)
+        rc = -1;
+    if (rc == 0 && fsync(fileno(f)) != 0)
+        rc = -1;
+    return rc;
+}
+
+/* The header: magic, version, counts, metadata, tensor infos, padding. */
+static herd_status build_header(herd_gbuf *hdr, const tensor_list *l, const char *path)
+{
+    herd_gbuf meta = {0};
+    const char *base = strrchr(path, '/');
+    char name[128];
+    snprintf(name, sizeof name, "%s", base ? base + 1 : path);
+    char *dot = strrchr(name, '.');
+    if (dot && dot != name)
+        *dot = 0;
+    uint32_t ftype = l->type == HERD_TYPE_F32 ? 0 : l->type == HERD_TYPE_F16 ? 1 : 32;
+    herd_gguf_put_metadata(&meta, l->m, name, ftype);
+    herd_gbuf_put(hdr, "GGUF", 4);
+    herd_gbuf_u32(hdr, 3);
+    herd_gbuf_u64(hdr, (uint64_t)l->n);
+    herd_gbuf_u64(hdr, meta.n_kv);
+    herd_gbuf_put(hdr, meta.p, meta.n);
+    put_tensor_infos(hdr, l);
+    static const char zeros[ALIGN];
+    herd_gbuf_put(hdr, zeros, (ALIGN - hdr->n % ALIGN) % ALIGN);
+    int oom = meta.oom || hdr->oom;
+    herd_gbuf_free(&meta);
+    return oom ? herd_fail(HERD_E_NOMEM, "%s: out of memory", path) : HERD_OK;
+}
+
+static herd_status write_file(const char *path, const herd_gbuf *hdr, const tensor_list *l)
+{
+    size_t n = strlen(path);
+    char *tmp = malloc(n + 5);
+    if (!tmp)
+        return herd_fail(HERD_E_NOMEM, "%s: out of memory", path);
+    memcpy(tmp, path, n);
+    memcpy(tmp + n, ".tmp", 5);
+    herd_status s = HERD_OK;
+    FILE *f = fopen(tmp, "wb");
+    if (!f) {
+        s = herd_fail(HERD_E_IO, "%s: %s", tmp, strerror(errno));
+    } else {
+        int rc = write_all(f, hdr, l);
+        int e = errno;
+        if (fclose(f) != 0 && rc == 0) {
+            rc = -1;
+            e = errno;
+        }
+        if (rc == 0 && rename(tmp, path) != 0) {
+            rc = -1;
+            e = errno;
+        }
+        if (rc != 0) {
+            s = herd_fail(HERD_E_IO, "%s: write failed: %s", path, strerror(e));
+            unlink(tmp);
+        }
+    }
+    free(tmp);
+    return s;
+}
+
+herd_status herd_save_gguf(const herd_model *m, const char *path, herd_type type)
+{
+    if (type != HERD_TYPE_F32 && type != HERD_TYPE_F16 && type != HERD_TYPE_BF16)
+        return herd_fail(HERD_E_ARG, "%s: herd writes GGUF tensors as F32, F16 or BF16",
+                         path);
+    const herd_config *c = &m->cfg;
+    if (c->n_layers < 1 || !m->w.layers || c->n_heads < 1 || c->dim % c->n_heads != 0)
+        return herd_fail(HERD_E_ARG, "%s: the model's config is incomplete", path);
+    tensor_list l = {NULL, 0, m, type};
+    l.v = calloc((size_t)c->n_layers * 9 + 3, sizeof *l.v);
+    if (!l.v)
+        return herd_fail(HERD_E_NOMEM, "%s: out of memory", path);
+    collect(&l);
+    herd_gbuf hdr = {0};
+    herd_status s = check_tensors(&l, path);
+    if (s == HERD_OK)
+        s = build_header(&hdr, &l, path);
+    if (s == HERD_OK)
+        s = write_file(path, &hdr, &l);
+    herd_gbuf_free(&hdr);
+    free(l.v);
+    return s;
+}

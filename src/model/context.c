@@ -1,0 +1,85 @@
+#include "model/context.h"
+#include "base/error.h"
+#include "kernels/kernels.h"
+#include <omp.h>
+#include <stdlib.h>
+
+herd_status herd_context_new(const herd_model *m, int n_ctx, herd_context **out)
+{
+    *out = NULL;
+    const herd_config *c = &m->cfg;
+    if (n_ctx <= 0 || n_ctx > (1 << 24))
+        return herd_fail(HERD_E_ARG, "context size %d out of range", n_ctx);
+    herd_context *ctx = calloc(1, sizeof *ctx);
+    if (!ctx)
+        return herd_fail(HERD_E_NOMEM, "out of memory");
+    ctx->m = m;
+    ctx->n_ctx = n_ctx;
+    int hd = c->dim / c->n_heads;
+    size_t kv = (size_t)c->n_layers * n_ctx * hd * c->n_kv_heads;
+    ctx->k_cache = calloc(kv, sizeof(float));
+    ctx->v_cache = calloc(kv, sizeof(float));
+    ctx->rope_cos = malloc((size_t)n_ctx * (hd / 2) * sizeof(float));
+    ctx->rope_sin = malloc((size_t)n_ctx * (hd / 2) * sizeof(float));
+    if (!ctx->k_cache || !ctx->v_cache || !ctx->rope_cos || !ctx->rope_sin) {
+        herd_context_free(ctx);
+        return herd_fail(HERD_E_NOMEM, "out of memory for a KV cache of %d positions", n_ctx);
+    }
+    herd_rope_table(ctx->rope_cos, ctx->rope_sin, n_ctx, hd, c->rope_theta);
+    *out = ctx;
+    return HERD_OK;
+}
+
+static void scratch_free(herd_scratch *s)
+{
+    free(s->x); free(s->xb); free(s->q); free(s->k); free(s->v);
+    free(s->att); free(s->h1); free(s->h3); free(s->scores);
+    *s = (herd_scratch){0};
+}
+
+void herd_context_free(herd_context *ctx)
+{
+    if (!ctx)
+        return;
+    scratch_free(&ctx->s);
+    free(ctx->k_cache);
+    free(ctx->v_cache);
+    free(ctx->rope_cos);
+    free(ctx->rope_sin);
+    free(ctx);
+}
+
+/* Grows the scratch buffers to hold n tokens. */
+herd_status herd_context_reserve(herd_context *ctx, int n)
+{
+    int threads = omp_get_max_threads();
+    if (n <= ctx->s.cap && threads <= ctx->n_threads)
+        return HERD_OK;
+    const herd_config *c = &ctx->m->cfg;
+    size_t kv_dim = (size_t)(c->dim / c->n_heads) * c->n_kv_heads;
+    int cap = n > ctx->s.cap ? n : ctx->s.cap;
+    scratch_free(&ctx->s);
+    herd_scratch *s = &ctx->s;
+    s->x = malloc((size_t)cap * c->dim * sizeof(float));
+    s->xb = malloc((size_t)cap * c->dim * sizeof(float));
+    s->q = malloc((size_t)cap * c->dim * sizeof(float));
+    s->att = malloc((size_t)cap * c->dim * sizeof(float));
+    s->k = malloc((size_t)cap * kv_dim * sizeof(float));
+    s->v = malloc((size_t)cap * kv_dim * sizeof(float));
+    s->h1 = malloc((size_t)cap * c->hidden_dim * sizeof(float));
+    s->h3 = malloc((size_t)cap * c->hidden_dim * sizeof(float));
+    s->scores = malloc((size_t)threads * ctx->n_ctx * sizeof(float));
+    if (!s->x || !s->xb || !s->q || !s->att || !s->k || !s->v || !s->h1 ||
+        !s->h3 || !s->scores) {
+        scratch_free(s);
+        ctx->n_threads = 0;
+        return herd_fail(HERD_E_NOMEM, "out of memory for a batch of %d tokens", n);
+    }
+    s->cap = cap;
+    ctx->n_threads = threads;
+    return HERD_OK;
+}
+
+int herd_context_n_ctx(const herd_context *ctx) { return ctx->n_ctx; }
+int herd_context_pos(const herd_context *ctx) { return ctx->pos; }
+void herd_context_reset(herd_context *ctx) { ctx->pos = 0; }

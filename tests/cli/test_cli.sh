@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# The command line as a user meets it: help, the shipped model, and bad
+# input of every kind giving a one-line error and a non-zero exit, no crash.
+set -u
+herd="$HERD_BIN/herd"
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+fail=0
+ok() { echo "ok: $1"; }
+bad() { echo "FAIL: $1"; fail=1; }
+
+# expect_error DESCRIPTION PATTERN -- command...: exits 1 or 2 (not a
+# signal), and stderr names the problem.
+expect_error() {
+  local what="$1" pat="$2"; shift 3
+  "$@" >"$tmp/out" 2>"$tmp/err"; local rc=$?
+  if [ $rc -ne 1 ] && [ $rc -ne 2 ]; then bad "$what: exit $rc"; cat "$tmp/err"; return; fi
+  if ! grep -qi -- "$pat" "$tmp/err"; then bad "$what: stderr lacks '$pat'"; cat "$tmp/err"; return; fi
+  ok "$what: $(head -c 200 "$tmp/err" | head -n 1)"
+}
+
+for cmd in run info; do
+  "$herd" $cmd --help >"$tmp/out" 2>&1 && grep -q "usage: herd $cmd" "$tmp/out" \
+    && ok "$cmd --help" || bad "$cmd --help"
+done
+"$herd" --help | grep -q "run" && ok "herd --help" || bad "herd --help"
+expect_error "unknown command" "unknown command" -- "$herd" frobnicate
+
+# The model that ships: runs with no -m and streams text.
+"$herd" run -p "Hello" -n 16 --seed 1 -t 2 >"$tmp/out" 2>"$tmp/err" \
+  && grep -q "generation: 16 tokens" "$tmp/err" && grep -q "^Hello" "$tmp/out" \
+  && ok "herd run with the shipped model" || { bad "herd run with the shipped model"; cat "$tmp/err"; }
+
+m="$HERD_BIN/models/herd-random.gguf"
+expect_error "missing model" "no such file" -- "$herd" run -m "$tmp/nope.gguf" -n 1
+head -c 1000 "$m" >"$tmp/trunc.gguf"
+expect_error "truncated gguf" "trunc.gguf" -- "$herd" run -m "$tmp/trunc.gguf" -n 1
+: >"$tmp/empty.bin"
+expect_error "empty file" "empty.bin" -- "$herd" run -m "$tmp/empty.bin" -n 1
+head -c 5000 /dev/urandom >"$tmp/junk.bin"
+expect_error "random bytes" "junk.bin" -- "$herd" run -m "$tmp/junk.bin" -n 1
+expect_error "-n not a number" "-n" -- "$herd" run -n many
+expect_error "-t out of range" "threads\|-t" -- "$herd" run -t 0
+expect_error "--top-p out of range" "top-p" -- "$herd" run --top-p 1.5
+expect_error "--temp negative" "temp" -- "$herd" run --temp -1
+expect_error "--seed negative" "seed" -- "$herd" run --seed -3
+expect_error "flag without value" "needs a value" -- "$herd" run -p
+expect_error "unknown option" "unknown option" -- "$herd" run --frob
+long=$(printf 'word %.0s' $(seq 1 200))
+expect_error "prompt longer than the context" "context" -- "$herd" run -c 32 -p "$long" -n 1
+expect_error "unknown preset" "unknown preset" -- "$herd" info --preset llama9-1b
+
+shared="${HERD_SHARED:-}"
+if [ -f "$shared/models/stories260K.bin" ]; then
+  s="$shared/models/stories260K.bin"
+  expect_error "llama2.c model without tokenizer" "no tokenizer" -- "$herd" run -m "$s" -p "Hi" -n 1
+  if [ -f "$shared/tokenizers/llama2/tokenizer.model" ]; then
+    expect_error "tokenizer of another vocabulary" "32000" -- \
+      "$herd" run -m "$s" -z "$shared/tokenizers/llama2/tokenizer.model" -p "Hi" -n 1
+  fi
+  head -c 500000 "$s" >"$tmp/trunc.bin"
+  expect_error "truncated llama2.c checkpoint" "truncated" -- "$herd" run -m "$tmp/trunc.bin" --ids -n 1
+  "$herd" info -m "$s" | grep -q "n_kv_heads:    4 (GQA)" && ok "info -m stories260K" || bad "info -m stories260K"
+else
+  echo "note: shared/ not found, skipping the stories260K checks"
+fi
+exit $fail
