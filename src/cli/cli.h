@@ -6,6 +6,7 @@
 
 int cli_run(int argc, char **argv);
 int cli_info(int argc, char **argv);
+int cli_bench(int argc, char **argv);
 
 /* Parses a flag's value; on failure prints "herd: FLAG: ..." and returns 0. */
 int cli_int(const char *flag, const char *val, long lo, long hi, int *out);

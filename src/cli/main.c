@@ -9,6 +9,7 @@ static const struct {
 } commands[] = {
     {"run", cli_run, "generate text from a prompt"},
     {"info", cli_info, "print a model's or a preset's architecture and parameter count"},
+    {"bench", cli_bench, "measure prompt and generation speed in tokens/s"},
 };
 
 static void usage(FILE *f)

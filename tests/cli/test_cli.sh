@@ -18,7 +18,7 @@ expect_error() {
   ok "$what: $(head -c 200 "$tmp/err" | head -n 1)"
 }
 
-for cmd in run info; do
+for cmd in run info bench; do
   "$herd" $cmd --help >"$tmp/out" 2>&1 && grep -q "usage: herd $cmd" "$tmp/out" \
     && ok "$cmd --help" || bad "$cmd --help"
 done
@@ -47,6 +47,11 @@ expect_error "flag without value" "needs a value" -- "$herd" run -p
 expect_error "unknown option" "unknown option" -- "$herd" run --frob
 long=$(printf 'word %.0s' $(seq 1 200))
 expect_error "prompt longer than the context" "context" -- "$herd" run -c 32 -p "$long" -n 1
+"$herd" bench -m "$m" -p 8 -n 4 -r 2 -t 2 >"$tmp/out" 2>"$tmp/err" \
+  && [ "$(grep -c '^rep ' "$tmp/out")" = 2 ] && grep -q '^pp_tok_s=[0-9]' "$tmp/out" \
+  && grep -q '^tg_tok_s=[0-9]' "$tmp/out" && ok "herd bench" || { bad "herd bench"; cat "$tmp/out" "$tmp/err"; }
+expect_error "bench without -m" "required" -- "$herd" bench
+expect_error "bench -r 0" "-r" -- "$herd" bench -m "$m" -r 0
 expect_error "unknown preset" "unknown preset" -- "$herd" info --preset llama9-1b
 
 shared="${HERD_SHARED:-}"
