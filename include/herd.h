@@ -31,6 +31,18 @@ const char *herd_status_name(herd_status s);
  * (2i, 2i+1). HF: Hugging Face checkpoints rotate halves (i, i + head_dim/2). */
 typedef enum { HERD_ROPE_META = 0, HERD_ROPE_HF = 1 } herd_rope_layout;
 
+/* How a model stretches its rotary embeddings past the context it was
+ * trained for. LINEAR: position interpolation (every frequency divided by
+ * rope_factor), as used to extend Llama 2. LLAMA3: Llama 3.1's scaling, which
+ * keeps wavelengths shorter than rope_orig_ctx / high_freq_factor, divides
+ * those longer than rope_orig_ctx / low_freq_factor by rope_factor and blends
+ * in between. */
+typedef enum {
+    HERD_ROPE_SCALING_NONE = 0,
+    HERD_ROPE_SCALING_LINEAR = 1,
+    HERD_ROPE_SCALING_LLAMA3 = 2
+} herd_rope_scaling;
+
 typedef struct {
     int dim;            /* model width */
     int hidden_dim;     /* SwiGLU inner width */
@@ -43,6 +55,11 @@ typedef struct {
     float rope_theta;   /* rotary base: 10000 (Llama 1/2), 500000 (Llama 3) */
     int tied_embeddings;/* output projection shares the token embedding */
     herd_rope_layout rope_layout;
+    herd_rope_scaling rope_scaling;
+    float rope_factor;            /* LINEAR and LLAMA3: 8 for Llama 3.1 */
+    float rope_low_freq_factor;   /* LLAMA3: 1 */
+    float rope_high_freq_factor;  /* LLAMA3: 4 */
+    int rope_orig_ctx;            /* LLAMA3: original_max_position_embeddings, 8192 */
 } herd_config;
 
 /* ---- models ---- */

@@ -43,6 +43,12 @@ static void print_config(const char *name, const herd_config *c)
     printf("context:       %d\n", c->seq_len);
     printf("norm_eps:      %g\n", (double)c->norm_eps);
     printf("rope_theta:    %g\n", (double)c->rope_theta);
+    if (c->rope_scaling == HERD_ROPE_SCALING_LINEAR)
+        printf("rope_scaling:  linear, factor %g\n", (double)c->rope_factor);
+    else if (c->rope_scaling == HERD_ROPE_SCALING_LLAMA3)
+        printf("rope_scaling:  llama3, factor %g, low_freq_factor %g, high_freq_factor %g, "
+               "original context %d\n", (double)c->rope_factor, (double)c->rope_low_freq_factor,
+               (double)c->rope_high_freq_factor, c->rope_orig_ctx);
     printf("tied:          %s\n", c->tied_embeddings ? "yes" : "no");
     printf("parameters:    %s\n", params);
 }

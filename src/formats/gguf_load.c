@@ -55,6 +55,27 @@ static herd_status check_arch(const herd_gguf *g)
     return HERD_OK;
 }
 
+/* llama.rope.scaling.type "linear" (position interpolation) with its
+ * factor; "none" or absent: none. Llama 3.1's scaling comes as the
+ * rope_freqs.weight tensor instead (see point_tensors). */
+static herd_status read_rope_scaling(const herd_gguf *g, herd_config *c)
+{
+    herd_gguf_str type;
+    herd_gguf_lookup r = herd_gguf_get_str(g, "llama.rope.scaling.type", &type);
+    if (r == HERD_GGUF_MISSING || (r == HERD_GGUF_FOUND && herd_gguf_str_eq(type, "none")))
+        return HERD_OK;
+    if (r == HERD_GGUF_WRONG_TYPE)
+        return herd_fail(HERD_E_FORMAT, "%s: llama.rope.scaling.type is not a string", g->path);
+    if (!herd_gguf_str_eq(type, "linear"))
+        return herd_fail(HERD_E_UNSUPPORTED, "%s: rope scaling %.*s: herd knows linear and "
+                         "llama3 (rope_freqs.weight)", g->path,
+                         (int)(type.len > 100 ? 100 : type.len), type.p);
+    c->rope_scaling = HERD_ROPE_SCALING_LINEAR;
+    c->rope_factor = 0;
+    HERD_TRY(get_real(g, "llama.rope.scaling.factor", &c->rope_factor));
+    return HERD_OK;
+}
+
 static herd_status read_config(const herd_gguf *g, herd_config *c)
 {
     herd_config_defaults(c);
@@ -67,6 +88,7 @@ static herd_status read_config(const herd_gguf *g, herd_config *c)
     HERD_TRY(get_count(g, "llama.context_length", 1, 0, &c->seq_len));
     HERD_TRY(get_real(g, "llama.attention.layer_norm_rms_epsilon", &c->norm_eps));
     HERD_TRY(get_real(g, "llama.rope.freq_base", &c->rope_theta));
+    HERD_TRY(read_rope_scaling(g, c));
     const herd_gguf_tensor *emb = herd_gguf_find_tensor(g, "token_embd.weight");
     int rows = emb && emb->ne[1] <= INT_MAX ? (int)emb->ne[1] : 0;
     HERD_TRY(get_count(g, "llama.vocab_size", rows == 0, rows, &c->vocab_size));
@@ -123,6 +145,9 @@ static herd_status point_tensors(const herd_gguf *g, herd_model *m)
     HERD_TRY(point(g, "output_norm.weight", 1, &m->w.output_norm));
     HERD_TRY(point(g, "output.weight", 0, &m->w.output));
     m->cfg.tied_embeddings = m->w.output.data == NULL;
+    /* Llama 3.1 scaling as llama.cpp stores it: per-frequency divisors; the
+     * config keeps rope_scaling NONE, having no parameters to show. */
+    HERD_TRY(point(g, "rope_freqs.weight", 0, &m->w.rope_freqs));
     for (int l = 0; l < m->cfg.n_layers; l++)
         HERD_TRY(point_layer(g, l, &m->w.layers[l]));
     return HERD_OK;

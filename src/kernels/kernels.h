@@ -14,7 +14,7 @@ void herd_matmul_ref(float *y, const float *x, const float *w, int n, int in, in
 void herd_rmsnorm(float *out, const float *x, const float *weight, int n, float eps);
 
 /* Rotary embeddings: cos/sin tables of [n_pos][head_dim/2] for a theta. */
-void herd_rope_table(float *cos_t, float *sin_t, int n_pos, int head_dim, double theta);
+void herd_rope_table(float *cos_t, float *sin_t, int n_pos, int half, const double *freqs);
 /* Rotates n_heads vectors of head_dim in place at position pos (row pos of
  * the tables). META rotates pairs (2i, 2i+1); HF rotates (i, i + head_dim/2)
  * with the same frequency i. */

@@ -1,13 +1,11 @@
 #include "kernels/kernels.h"
 #include <math.h>
 
-void herd_rope_table(float *cos_t, float *sin_t, int n_pos, int head_dim, double theta)
+void herd_rope_table(float *cos_t, float *sin_t, int n_pos, int half, const double *freqs)
 {
-    int half = head_dim / 2;
     for (int i = 0; i < half; i++) {
-        double freq = pow(theta, -2.0 * i / head_dim);
         for (int p = 0; p < n_pos; p++) {
-            double a = p * freq;
+            double a = p * freqs[i];
             cos_t[(size_t)p * half + i] = (float)cos(a);
             sin_t[(size_t)p * half + i] = (float)sin(a);
         }

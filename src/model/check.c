@@ -2,6 +2,7 @@
  * for all formats. */
 #include "model/model.h"
 #include "base/error.h"
+#include <math.h>
 #include <stdio.h>
 
 static herd_status want(const herd_tensor *t, const char *name, int layer,
@@ -25,6 +26,24 @@ static herd_status want(const herd_tensor *t, const char *name, int layer,
     return HERD_OK;
 }
 
+/* Optional; read by herd_rope_freqs before the weights are widened, so it
+ * must be float32 already, and every divisor positive. */
+static herd_status check_rope_freqs(const herd_tensor *t, int64_t half)
+{
+    if (!t->data)
+        return HERD_OK;
+    HERD_TRY(want(t, "rope_freqs", -1, 1, half));
+    if (t->type != HERD_TYPE_F32)
+        return herd_fail(HERD_E_UNSUPPORTED, "tensor rope_freqs has type %s, want F32",
+                         herd_type_name(t->type));
+    const float *f = t->data;
+    for (int64_t i = 0; i < half; i++)
+        if (!(f[i] > 0) || !isfinite(f[i]))
+            return herd_fail(HERD_E_FORMAT, "rope_freqs[%lld] = %g is not a positive number",
+                             (long long)i, (double)f[i]);
+    return HERD_OK;
+}
+
 herd_status herd_model_check(const herd_model *m)
 {
     const herd_config *c = &m->cfg;
@@ -35,6 +54,7 @@ herd_status herd_model_check(const herd_model *m)
     HERD_TRY(want(&w->output_norm, "output norm", -1, 1, c->dim));
     if (!c->tied_embeddings)
         HERD_TRY(want(&w->output, "output", -1, c->vocab_size, c->dim));
+    HERD_TRY(check_rope_freqs(&w->rope_freqs, hd / 2));
     for (int l = 0; l < c->n_layers; l++) {
         const herd_layer_weights *L = &w->layers[l];
         HERD_TRY(want(&L->attn_norm, "attn_norm", l, 1, c->dim));

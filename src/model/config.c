@@ -19,6 +19,25 @@ void herd_config_defaults(herd_config *c)
 #define MAX_VOCAB (1 << 22)
 #define MAX_SEQ (1 << 24)
 
+static herd_status check_rope_scaling(const herd_config *c)
+{
+    if (c->rope_scaling == HERD_ROPE_SCALING_NONE)
+        return HERD_OK;
+    if (c->rope_scaling != HERD_ROPE_SCALING_LINEAR && c->rope_scaling != HERD_ROPE_SCALING_LLAMA3)
+        return herd_fail(HERD_E_FORMAT, "unknown rope scaling %d", (int)c->rope_scaling);
+    if (!(c->rope_factor > 0) || !isfinite(c->rope_factor))
+        return herd_fail(HERD_E_FORMAT, "impossible rope scaling factor %g",
+                         (double)c->rope_factor);
+    if (c->rope_scaling == HERD_ROPE_SCALING_LLAMA3 &&
+        (!(c->rope_low_freq_factor > 0) || !(c->rope_high_freq_factor > c->rope_low_freq_factor) ||
+         !isfinite(c->rope_high_freq_factor) || c->rope_orig_ctx <= 0))
+        return herd_fail(HERD_E_FORMAT, "impossible llama3 rope scaling: low_freq_factor %g, "
+                         "high_freq_factor %g, original context %d",
+                         (double)c->rope_low_freq_factor, (double)c->rope_high_freq_factor,
+                         c->rope_orig_ctx);
+    return HERD_OK;
+}
+
 herd_status herd_config_check(const herd_config *c)
 {
     if (c->dim <= 0 || c->dim > MAX_DIM)
@@ -44,7 +63,7 @@ herd_status herd_config_check(const herd_config *c)
         return herd_fail(HERD_E_FORMAT, "impossible norm_eps %g", (double)c->norm_eps);
     if (!(c->rope_theta > 0) || !isfinite(c->rope_theta))
         return herd_fail(HERD_E_FORMAT, "impossible rope_theta %g", (double)c->rope_theta);
-    return HERD_OK;
+    return check_rope_scaling(c);
 }
 
 herd_status herd_model_alloc_layers(herd_model *m)

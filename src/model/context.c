@@ -25,7 +25,14 @@ herd_status herd_context_new(const herd_model *m, int n_ctx, herd_context **out)
         herd_context_free(ctx);
         return herd_fail(HERD_E_NOMEM, "out of memory for a KV cache of %d positions", n_ctx);
     }
-    herd_rope_table(ctx->rope_cos, ctx->rope_sin, n_ctx, hd, c->rope_theta);
+    double *freqs = malloc((size_t)(hd / 2) * sizeof *freqs);
+    if (!freqs) {
+        herd_context_free(ctx);
+        return herd_fail(HERD_E_NOMEM, "out of memory");
+    }
+    herd_rope_freqs(m, freqs);
+    herd_rope_table(ctx->rope_cos, ctx->rope_sin, n_ctx, hd / 2, freqs);
+    free(freqs);
     *out = ctx;
     return HERD_OK;
 }

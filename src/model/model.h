@@ -24,6 +24,10 @@ typedef struct {
     herd_tensor output_norm;     /* [dim] */
     herd_tensor output;          /* [vocab][dim]; data NULL when tied */
     herd_layer_weights *layers;  /* n_layers, owned by the model */
+    herd_tensor rope_freqs;      /* [head_dim / 2] divisors of the rotary
+                                    frequencies (GGUF rope_freqs.weight, as
+                                    llama.cpp stores Llama 3.1 scaling);
+                                    data NULL when absent */
 } herd_weights;
 
 struct herd_model {
@@ -41,6 +45,10 @@ void herd_config_defaults(herd_config *c);
 herd_status herd_config_check(const herd_config *c);
 /* Allocates m->w.layers for cfg.n_layers (zeroed tensors). */
 herd_status herd_model_alloc_layers(herd_model *m);
+
+/* The rotary frequency of each pair i < head_dim / 2 of a head:
+ * theta^(-2i/head_dim), then scaled as the config and rope_freqs say. */
+void herd_rope_freqs(const herd_model *m, double *freqs);
 
 /* Checks every tensor's presence, type and shape against the config. */
 herd_status herd_model_check(const herd_model *m);

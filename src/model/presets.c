@@ -13,11 +13,9 @@
  *   huggyllama/llama-65b config.json), the smaller LLaMA 1 sizes with 1e-6.
  * - "llama1-33b" is the model Meta's download and Hugging Face call "30B"
  *   (the paper's 33B / 32.5B).
- * - Llama 3.1 and 3.2 were trained with "llama3" rope scaling (factor 8 for
- *   3.1, 32 for 3.2; low_freq_factor 1, high_freq_factor 4, original context
- *   8192) to reach 131072 positions. herd_config has no field for it yet:
- *   rope scaling comes in a later issue; until then these presets describe
- *   the shapes and the plain rotary base only.
+ * - Llama 3.1 and 3.2 reach 131072 positions through "llama3" rope scaling:
+ *   factor 8 (3.1) or 32 (3.2), low_freq_factor 1, high_freq_factor 4,
+ *   original_max_position_embeddings 8192.
  * - rope_layout is META: the layout of Meta's original checkpoints. */
 #include "herd.h"
 #include <string.h>
@@ -29,7 +27,12 @@ typedef struct {
 
 /* dim, hidden_dim, n_layers, n_heads, n_kv_heads, vocab, seq_len, eps, theta, tied */
 #define P(name, d, h, l, nh, nkv, v, ctx, eps, theta, tied) \
-    {name, {d, h, l, nh, nkv, v, ctx, eps, theta, tied, HERD_ROPE_META}}
+    {name, {d, h, l, nh, nkv, v, ctx, eps, theta, tied, HERD_ROPE_META, \
+            HERD_ROPE_SCALING_NONE, 0, 0, 0, 0}}
+/* The same with Llama 3.1's rope scaling by factor f. */
+#define P3(name, d, h, l, nh, nkv, v, ctx, eps, theta, tied, f) \
+    {name, {d, h, l, nh, nkv, v, ctx, eps, theta, tied, HERD_ROPE_META, \
+            HERD_ROPE_SCALING_LLAMA3, f, 1.0f, 4.0f, 8192}}
 
 static const preset presets[] = {
     P("llama1-7b",     4096, 11008,  32,  32, 32,  32000,   2048, 1e-6f, 10000.0f, 0),
@@ -41,12 +44,11 @@ static const preset presets[] = {
     P("llama2-70b",    8192, 28672,  80,  64,  8,  32000,   4096, 1e-5f, 10000.0f, 0),
     P("llama3-8b",     4096, 14336,  32,  32,  8, 128256,   8192, 1e-5f, 500000.0f, 0),
     P("llama3-70b",    8192, 28672,  80,  64,  8, 128256,   8192, 1e-5f, 500000.0f, 0),
-    /* 3.1 and 3.2: 131072 positions through llama3 rope scaling (see above). */
-    P("llama3.1-8b",   4096, 14336,  32,  32,  8, 128256, 131072, 1e-5f, 500000.0f, 0),
-    P("llama3.1-70b",  8192, 28672,  80,  64,  8, 128256, 131072, 1e-5f, 500000.0f, 0),
-    P("llama3.1-405b",16384, 53248, 126, 128,  8, 128256, 131072, 1e-5f, 500000.0f, 0),
-    P("llama3.2-1b",   2048,  8192,  16,  32,  8, 128256, 131072, 1e-5f, 500000.0f, 1),
-    P("llama3.2-3b",   3072,  8192,  28,  24,  8, 128256, 131072, 1e-5f, 500000.0f, 1),
+    P3("llama3.1-8b",   4096, 14336,  32,  32,  8, 128256, 131072, 1e-5f, 500000.0f, 0, 8.0f),
+    P3("llama3.1-70b",  8192, 28672,  80,  64,  8, 128256, 131072, 1e-5f, 500000.0f, 0, 8.0f),
+    P3("llama3.1-405b",16384, 53248, 126, 128,  8, 128256, 131072, 1e-5f, 500000.0f, 0, 8.0f),
+    P3("llama3.2-1b",   2048,  8192,  16,  32,  8, 128256, 131072, 1e-5f, 500000.0f, 1, 32.0f),
+    P3("llama3.2-3b",   3072,  8192,  28,  24,  8, 128256, 131072, 1e-5f, 500000.0f, 1, 32.0f),
 };
 
 #define N_PRESETS ((int)(sizeof presets / sizeof *presets))

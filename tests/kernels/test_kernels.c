@@ -33,7 +33,10 @@ static void test_rope(void)
     enum { H = 3, D = 16, P = 40 };
     float cos_t[P * D / 2], sin_t[P * D / 2];
     double theta = 10000;
-    herd_rope_table(cos_t, sin_t, P, D, theta);
+    double freqs[D / 2];
+    for (int i = 0; i < D / 2; i++)
+        freqs[i] = pow(theta, -2.0 * i / D);
+    herd_rope_table(cos_t, sin_t, P, D / 2, freqs);
     float v[H * D], meta[H * D], hf[H * D];
     fill(v, H * D);
     int pos = 37;
