@@ -5,7 +5,9 @@
  * using herd). The weights are exact in BF16 and F16, so every format must
  * give the same logits: herd_forward_nocache, one batched herd_eval of the
  * whole prompt, and token-by-token herd_eval each agree to 1e-4 relative.
- * The config herd reads is checked against meta.json. */
+ * The config herd reads is checked against meta.json, rope scaling included:
+ * "llama31" (Llama 3.1's llama3 scaling) and "linear" (position
+ * interpolation) scale their rotary frequencies. */
 #include "herd.h"
 #include "test.h"
 #include <cjson/cJSON.h>
@@ -14,7 +16,8 @@
 #define N_CTX 64
 #define MAX_TOKENS 64
 
-static const char *const fixtures[] = {"mha", "gqa", "gqa_tied", "mqa", "theta"};
+static const char *const fixtures[] = {"mha", "gqa", "gqa_tied", "mqa", "theta",
+                                       "llama31", "linear"};
 static const char *const formats[] = {"model.bin", "model.gguf", "model-f16.gguf",
                                       "hf", "hf-bf16", "hf-f16"};
 
@@ -53,6 +56,18 @@ static double cfg_real(const golden *g, const char *key)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(g->cfg, key);
     return cJSON_IsNumber(v) ? v->valuedouble : -1;
+}
+
+/* meta.json's rope_scaling; absent means none. */
+static herd_rope_scaling cfg_scaling(const golden *g)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(g->cfg, "rope_scaling");
+    if (!cJSON_IsString(v) || strcmp(v->valuestring, "none") == 0)
+        return HERD_ROPE_SCALING_NONE;
+    if (strcmp(v->valuestring, "linear") == 0)
+        return HERD_ROPE_SCALING_LINEAR;
+    CHECK_MSG(strcmp(v->valuestring, "llama3") == 0, "meta.json: rope_scaling %s", v->valuestring);
+    return HERD_ROPE_SCALING_LLAMA3;
 }
 
 static int read_tokens(const char *path, golden *g)
@@ -110,6 +125,34 @@ static int listed(const golden *g, const char *fmt)
     return 0;
 }
 
+static int same(double got, double want)
+{
+    return fabs(got - want) <= 1e-6 * fabs(want);
+}
+
+/* GGUF keeps Llama 3.1's scaling as the rope_freqs.weight divisors, not as
+ * config fields: there herd's config says none and the logits tell. */
+static void check_scaling(const herd_config *c, const golden *g, const char *what, int hf)
+{
+    herd_rope_scaling want = cfg_scaling(g);
+    if (!hf && want == HERD_ROPE_SCALING_LLAMA3)
+        want = HERD_ROPE_SCALING_NONE;
+    CHECK_MSG(c->rope_scaling == want, "%s: rope_scaling %d, want %d", what, c->rope_scaling,
+              want);
+    if (c->rope_scaling != want || want == HERD_ROPE_SCALING_NONE)
+        return;
+    CHECK_MSG(same(c->rope_factor, cfg_real(g, "rope_factor")), "%s: rope_factor %g", what,
+              (double)c->rope_factor);
+    if (want != HERD_ROPE_SCALING_LLAMA3)
+        return;
+    CHECK_MSG(same(c->rope_low_freq_factor, cfg_real(g, "rope_low_freq_factor")),
+              "%s: rope_low_freq_factor %g", what, (double)c->rope_low_freq_factor);
+    CHECK_MSG(same(c->rope_high_freq_factor, cfg_real(g, "rope_high_freq_factor")),
+              "%s: rope_high_freq_factor %g", what, (double)c->rope_high_freq_factor);
+    CHECK_MSG(c->rope_orig_ctx == cfg_int(g, "rope_orig_ctx"), "%s: rope_orig_ctx %d", what,
+              c->rope_orig_ctx);
+}
+
 static void check_config(const herd_config *c, const golden *g, const char *what, int hf)
 {
     CHECK_MSG(c->dim == cfg_int(g, "dim"), "%s: dim %d", what, c->dim);
@@ -129,6 +172,7 @@ static void check_config(const herd_config *c, const golden *g, const char *what
               c->tied_embeddings);
     if (!hf) /* an HF loader may keep the HF row order or permute it back */
         CHECK_MSG(c->rope_layout == HERD_ROPE_META, "%s: rope_layout %d", what, c->rope_layout);
+    check_scaling(c, g, what, hf);
 }
 
 /* Largest |got - want| / max(1, |want|) over every logit; one CHECK. */
@@ -196,7 +240,7 @@ static void run_fixture(const char *root, const char *name)
     }
     for (size_t f = 0; f < sizeof formats / sizeof *formats; f++) {
         if (!listed(&g, formats[f])) {
-            printf("%-9s %-15s n/a (llama2.c files hold no eps or rope theta)\n", name,
+            printf("%-9s %-15s n/a (llama2.c files hold no eps, rope theta or scaling)\n", name,
                    formats[f]);
             continue;
         }

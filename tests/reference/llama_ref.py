@@ -20,6 +20,18 @@ Two rotary layouts:
             one complex number rotated by pos * theta^(-2i/hd).
     "hf":   Hugging Face transformers: pairs (i, i + hd/2), rotate_half. Only
             correct for q/k rows permuted as convert_llama_weights_to_hf.py does.
+
+Rotary scaling (Config.rope_scaling), applied to the frequencies of either
+layout:
+    "none":   theta^(-2i/hd).
+    "linear": position interpolation: positions / factor, i.e. every
+              frequency divided by rope_factor.
+    "llama3": Llama 3.1's apply_scaling (Meta's llama-models reference code):
+              with wavelen = 2 pi / freq and old = rope_orig_ctx, keep freq
+              where wavelen < old / high_freq_factor, use freq / factor where
+              wavelen > old / low_freq_factor, and in between blend
+              (1 - smooth) * freq / factor + smooth * freq with
+              smooth = (old / wavelen - low) / (high - low).
 """
 import math
 from dataclasses import dataclass
@@ -40,6 +52,11 @@ class Config:
     norm_eps: float
     rope_theta: float
     tied: bool
+    rope_scaling: str = "none"        # "none", "linear" or "llama3"
+    rope_factor: float = 1.0          # linear and llama3 (8 for Llama 3.1)
+    rope_low_freq_factor: float = 1.0   # llama3
+    rope_high_freq_factor: float = 4.0  # llama3
+    rope_orig_ctx: int = 8192         # llama3: original_max_position_embeddings
 
     @property
     def head_dim(self):
@@ -51,24 +68,55 @@ def rmsnorm(x, w, eps):
     return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps) * w
 
 
-def rope_angles(hd, n, theta):
-    """angle[pos][i] = pos * theta^(-2i/hd), i < hd/2 (Meta's precompute_freqs_cis)."""
+def apply_scaling(freqs, scale_factor, low_freq_factor, high_freq_factor, old_context_len):
+    """Llama 3.1's frequency scaling, as Meta's reference apply_scaling does it."""
+    low_freq_wavelen = old_context_len / low_freq_factor
+    high_freq_wavelen = old_context_len / high_freq_factor
+    new_freqs = []
+    for freq in freqs.tolist():
+        wavelen = 2 * math.pi / freq
+        if wavelen < high_freq_wavelen:
+            new_freqs.append(freq)
+        elif wavelen > low_freq_wavelen:
+            new_freqs.append(freq / scale_factor)
+        else:
+            smooth = (old_context_len / wavelen - low_freq_factor) / (
+                high_freq_factor - low_freq_factor)
+            new_freqs.append((1 - smooth) * freq / scale_factor + smooth * freq)
+    return torch.tensor(new_freqs, dtype=torch.float64)
+
+
+def rope_freqs(hd, theta, cfg=None):
+    """freq[i] = theta^(-2i/hd), i < hd/2, scaled as cfg.rope_scaling says."""
     freqs = 1.0 / (theta ** (torch.arange(0, hd, 2, dtype=torch.float64) / hd))
-    return torch.outer(torch.arange(n, dtype=torch.float64), freqs)
+    scaling = cfg.rope_scaling if cfg is not None else "none"
+    if scaling == "linear":
+        return freqs / cfg.rope_factor
+    if scaling == "llama3":
+        return apply_scaling(freqs, cfg.rope_factor, cfg.rope_low_freq_factor,
+                             cfg.rope_high_freq_factor, cfg.rope_orig_ctx)
+    assert scaling == "none", scaling
+    return freqs
 
 
-def rope_meta(x, theta):
+def rope_angles(hd, n, theta, cfg=None):
+    """angle[pos][i] = pos * freq[i] (Meta's precompute_freqs_cis)."""
+    return torch.outer(torch.arange(n, dtype=torch.float64), rope_freqs(hd, theta, cfg))
+
+
+def rope_meta(x, cfg):
     """x: [n][heads][hd]; rotates adjacent pairs as complex numbers."""
     n, _, hd = x.shape
-    cis = torch.polar(torch.ones(n, hd // 2, dtype=torch.float64), rope_angles(hd, n, theta))
+    ang = rope_angles(hd, n, cfg.rope_theta, cfg)
+    cis = torch.polar(torch.ones(n, hd // 2, dtype=torch.float64), ang)
     xc = torch.view_as_complex(x.reshape(n, -1, hd // 2, 2).contiguous())
     return torch.view_as_real(xc * cis[:, None, :]).reshape(x.shape)
 
 
-def rope_hf(x, theta):
+def rope_hf(x, cfg):
     """x: [n][heads][hd]; Hugging Face's rotate_half form: pairs (i, i + hd/2)."""
     n, _, hd = x.shape
-    ang = rope_angles(hd, n, theta)
+    ang = rope_angles(hd, n, cfg.rope_theta, cfg)
     emb = torch.cat([ang, ang], dim=-1)[:, None, :]
     x1, x2 = x[..., : hd // 2], x[..., hd // 2:]
     rotated = torch.cat([-x2, x1], dim=-1)
@@ -81,7 +129,7 @@ def attention(cfg, x, wq, wk, wv, wo, rope):
     q = (x @ wq.T).view(n, cfg.n_heads, hd)
     k = (x @ wk.T).view(n, cfg.n_kv_heads, hd)
     v = (x @ wv.T).view(n, cfg.n_kv_heads, hd)
-    q, k = rope(q, cfg.rope_theta), rope(k, cfg.rope_theta)
+    q, k = rope(q, cfg), rope(k, cfg)
     # Meta's repeat_kv: query head h reads kv head h // n_rep.
     n_rep = cfg.n_heads // cfg.n_kv_heads
     k = k.repeat_interleave(n_rep, dim=1)

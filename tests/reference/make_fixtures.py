@@ -11,11 +11,16 @@ same numbers and must give the same logits. Deterministic: a rerun writes
 identical bytes. Needs numpy, torch and ../shared/bench/gguf_write.py; no
 network.
 
+Two models scale their rotary frequencies: "llama31" (Llama 3.1's llama3
+scaling; GGUF stores it as llama.cpp does, a rope_freqs.weight tensor of
+divisors) and "linear" (position interpolation; GGUF llama.rope.scaling.*).
+
 Per model:
   model.bin        llama2.c legacy (version 0) checkpoint, float32; only when
-                   the config is what llama2.c implies (eps 1e-5, theta 1e4)
-  model.gguf       GGUF, float32 tensors
-  model-f16.gguf   GGUF, F16 matrices, F32 norms
+                   the config is what llama2.c implies (eps 1e-5, theta 1e4,
+                   no rope scaling)
+  model.gguf       GGUF, float32 tensors (rope_freqs.weight F32)
+  model-f16.gguf   GGUF, F16 matrices, F32 norms (and rope_freqs.weight)
   hf/              config.json + model.safetensors (F32)
   hf-bf16/         config.json + 2 BF16 shards + model.safetensors.index.json
   hf-f16/          config.json + model.safetensors (F16)
@@ -54,6 +59,16 @@ FIXTURES = [
          vocab_size=80, norm_eps=1e-5, rope_theta=10000.0, tied=False),
     dict(name="theta", seed=105, dim=64, hidden_dim=160, n_layers=2, n_heads=4, n_kv_heads=2,
          vocab_size=96, norm_eps=1e-5, rope_theta=500000.0, tied=False),
+    # Llama 3.1 scaling shrunk to the fixture: with head_dim 16 and theta 5e5 the
+    # wavelengths are 6.3, 32, 167, ... so original context 48 (thresholds
+    # 48/4 = 12 and 48/1 = 48) keeps pair 0, blends pair 1 and divides the rest.
+    dict(name="llama31", seed=106, dim=64, hidden_dim=160, n_layers=2, n_heads=4, n_kv_heads=2,
+         vocab_size=96, norm_eps=1e-5, rope_theta=500000.0, tied=True,
+         rope_scaling="llama3", rope_factor=8.0, rope_low_freq_factor=1.0,
+         rope_high_freq_factor=4.0, rope_orig_ctx=48),
+    dict(name="linear", seed=107, dim=64, hidden_dim=144, n_layers=2, n_heads=8, n_kv_heads=4,
+         vocab_size=112, norm_eps=1e-6, rope_theta=10000.0, tied=False,
+         rope_scaling="linear", rope_factor=4.0),
 ]
 SEQ_LEN = 64
 MATRIX_STD = 0.08  # in units of 1, before rounding to multiples of 1/1024
@@ -105,9 +120,13 @@ def hf_permute(w, n_heads):
 
 
 # ---------------------------------------------------------------- llama2.c
+def scaling(c):
+    return c.get("rope_scaling", "none")
+
+
 def l2c_expressible(c):
-    """llama2.c's header has no eps or theta: run.c assumes 1e-5 and 10000."""
-    return c["norm_eps"] == 1e-5 and c["rope_theta"] == 10000.0
+    """llama2.c's header has no eps, theta or scaling: run.c assumes 1e-5, 10000, none."""
+    return c["norm_eps"] == 1e-5 and c["rope_theta"] == 10000.0 and scaling(c) == "none"
 
 
 def write_l2c(path, c, w):
@@ -138,6 +157,26 @@ GGUF_NAMES = {"attn_norm": "attention_norm", "attn_q": "attention.wq", "attn_k":
               "ffn_up": "feed_forward.w3"}
 
 
+def llama3_rope_factors(c):
+    """rope_freqs.weight as llama.cpp's convert_hf_to_gguf.py computes it for
+    rope_type llama3: per pair, the divisor of theta^(-2i/hd)."""
+    hd = c["dim"] // c["n_heads"]
+    base, factor = c["rope_theta"], c["rope_factor"]
+    low, high, old = c["rope_low_freq_factor"], c["rope_high_freq_factor"], c["rope_orig_ctx"]
+    low_freq_wavelen, high_freq_wavelen = old / low, old / high
+    factors = []
+    for freq in (1.0 / base ** (np.arange(0, hd, 2, dtype=np.float64) / hd)).tolist():
+        wavelen = 2 * np.pi / freq
+        if wavelen < high_freq_wavelen:
+            factors.append(1.0)
+        elif wavelen > low_freq_wavelen:
+            factors.append(factor)
+        else:
+            smooth = (old / wavelen - low) / (high - low)
+            factors.append(1 / ((1 - smooth) / factor + smooth))
+    return np.array(factors, dtype=np.float32)
+
+
 def write_gguf(path, c, w, ftype):
     def get(name):
         if name == "token_embd.weight": return w["tok_embeddings"]
@@ -149,6 +188,13 @@ def write_gguf(path, c, w, ftype):
     gguf_write.add_hparams(g, "herd-golden-" + c["name"], ftype, c["dim"], c["hidden_dim"],
                            c["n_layers"], c["n_heads"], c["n_kv_heads"], c["vocab_size"],
                            SEQ_LEN, c["rope_theta"], c["norm_eps"])
+    if scaling(c) == "linear":
+        g.str("llama.rope.scaling.type", "linear")
+        g.f32("llama.rope.scaling.factor", c["rope_factor"])
+    if scaling(c) == "llama3":  # as llama.cpp stores it: no scaling keys, a tensor
+        hd = c["dim"] // c["n_heads"]
+        g.tensor("rope_freqs.weight", (hd // 2,), gguf_write.GGML_F32,
+                 lambda: llama3_rope_factors(c))
     t = gguf_write.TYPES[ftype]
     gguf_write.add_tensors(g, get, c["dim"], c["hidden_dim"], c["n_layers"], c["n_heads"],
                            c["n_kv_heads"], c["vocab_size"], t, t, c["tied"])
@@ -211,6 +257,18 @@ def write_json(path, obj):
         f.write("\n")
 
 
+def hf_rope_scaling(c):
+    """Newer configs name the kind "rope_type", older ones "type": one of each."""
+    if scaling(c) == "linear":
+        return {"type": "linear", "factor": c["rope_factor"]}
+    if scaling(c) == "llama3":
+        return {"rope_type": "llama3", "factor": c["rope_factor"],
+                "low_freq_factor": c["rope_low_freq_factor"],
+                "high_freq_factor": c["rope_high_freq_factor"],
+                "original_max_position_embeddings": c["rope_orig_ctx"]}
+    return None
+
+
 def hf_config(c, torch_dtype):
     return {"architectures": ["LlamaForCausalLM"], "model_type": "llama",
             "hidden_size": c["dim"], "intermediate_size": c["hidden_dim"],
@@ -219,7 +277,8 @@ def hf_config(c, torch_dtype):
             "max_position_embeddings": SEQ_LEN, "rms_norm_eps": c["norm_eps"],
             "rope_theta": c["rope_theta"], "tie_word_embeddings": c["tied"],
             "torch_dtype": torch_dtype, "hidden_act": "silu", "attention_bias": False,
-            "mlp_bias": False, "rope_scaling": None, "bos_token_id": 1, "eos_token_id": 2}
+            "mlp_bias": False, "rope_scaling": hf_rope_scaling(c), "bos_token_id": 1,
+            "eos_token_id": 2}
 
 
 def write_hf(d, c, hw, dtype, torch_dtype, shards):
@@ -245,11 +304,15 @@ def write_hf(d, c, hw, dtype, torch_dtype, shards):
 
 
 # ---------------------------------------------------------------- reference
+SCALING_KEYS = ("rope_factor", "rope_low_freq_factor", "rope_high_freq_factor", "rope_orig_ctx")
+
+
 def to_ref(c):
     return llama_ref.Config(dim=c["dim"], hidden_dim=c["hidden_dim"], n_layers=c["n_layers"],
                             n_heads=c["n_heads"], n_kv_heads=c["n_kv_heads"],
                             vocab_size=c["vocab_size"], seq_len=SEQ_LEN, norm_eps=c["norm_eps"],
-                            rope_theta=c["rope_theta"], tied=c["tied"])
+                            rope_theta=c["rope_theta"], tied=c["tied"],
+                            rope_scaling=scaling(c), **{k: c[k] for k in SCALING_KEYS if k in c})
 
 
 def hf_to_meta_names(c, hw):
@@ -282,7 +345,29 @@ def reference_logits(c, w, hw, tokens):
         cfg.rope_theta = 10000.0
         other = llama_ref.forward(cfg, as_f64(w), tokens, "meta")
         assert (other - logits).abs().max().item() > 1e-2, c["name"] + ": theta does not matter"
+        cfg.rope_theta = c["rope_theta"]
+    if scaling(c) != "none":
+        check_scaling(c, cfg, w, tokens, logits)
     return logits, err
+
+
+def check_scaling(c, cfg, w, tokens, logits):
+    """The scaling must show in the logits at these short positions, and
+    llama.cpp's rope_freqs divisors (float32) must give Meta's frequencies."""
+    hd = c["dim"] // c["n_heads"]
+    if scaling(c) == "llama3":
+        plain = llama_ref.rope_freqs(hd, c["rope_theta"]).numpy()
+        scaled = llama_ref.rope_freqs(hd, c["rope_theta"], cfg).numpy()
+        div = llama3_rope_factors(c).astype(np.float64)
+        rel = np.abs(plain / div - scaled) / scaled
+        assert rel.max() < 1e-6, f"{c['name']}: rope_freqs divisors off by {rel.max()}"
+        assert div[0] == 1 and div[-1] == c["rope_factor"] and 1 < div[1] < c["rope_factor"], \
+            f"{c['name']}: divisors {div} miss a keep, blend or divide region"
+    cfg.rope_scaling = "none"
+    other = llama_ref.forward(cfg, as_f64(w), tokens, "meta")
+    cfg.rope_scaling = scaling(c)
+    moved = (other - logits).abs().max().item()
+    assert moved > 1e-2, f"{c['name']}: rope scaling moves the logits by only {moved}"
 
 
 def make(c, out):
@@ -311,6 +396,8 @@ def make(c, out):
     cfg = {k: c[k] for k in ("dim", "hidden_dim", "n_layers", "n_heads", "n_kv_heads",
                              "vocab_size", "norm_eps", "rope_theta")}
     cfg.update(seq_len=SEQ_LEN, tied_embeddings=c["tied"])
+    if scaling(c) != "none":  # absent means none (and keeps older meta.json as it was)
+        cfg.update(rope_scaling=scaling(c), **{k: c[k] for k in SCALING_KEYS if k in c})
     write_json(os.path.join(d, "meta.json"),
                {"name": c["name"], "seed": c["seed"], "config": cfg, "n_tokens": len(tokens),
                 "tokens": tokens, "formats": formats,
