@@ -77,6 +77,10 @@ const herd_config *herd_model_config(const herd_model *m);
 /* The tokenizer the model file carries (GGUF metadata, tokenizer.model beside
  * a Hugging Face folder), or NULL when it has none. Owned by the model. */
 herd_tokenizer *herd_model_tokenizer(herd_model *m);
+/* The Jinja chat template the model carries (GGUF tokenizer.chat_template,
+ * tokenizer_config.json's chat_template), NULL when none. herd does not run
+ * Jinja: it tells the Llama 2 and Llama 3 formats apart by it. */
+const char *herd_model_chat_template(const herd_model *m);
 /* Number of parameters of a config (embedding and output counted once when
  * tied). */
 int64_t herd_config_n_params(const herd_config *c);
@@ -111,25 +115,103 @@ void herd_set_threads(int n);
 
 /* ---- tokenizer ---- */
 
-/* Opens a tokenizer file: a SentencePiece tokenizer.model (protobuf) or a
- * llama2.c tokenizer.bin. */
+/* The two tokenizers of the Llama family. */
+typedef enum {
+    HERD_TOK_SPM = 1,      /* SentencePiece BPE (Llama 1/2) */
+    HERD_TOK_BYTE_BPE = 2  /* tiktoken-style byte-level BPE (Llama 3) */
+} herd_tok_kind;
+
+/* Opens a tokenizer file, told apart by its first bytes: a SentencePiece
+ * tokenizer.model (protobuf), a llama2.c tokenizer.bin, Meta's Llama 3
+ * tokenizer.model (lines "base64 rank"; the 256 special tokens of Meta's
+ * llama3 tokenizer.py get ids from 128000) or a Hugging Face tokenizer.json
+ * (byte-level BPE with the Llama 3 pre-tokenizer). */
 herd_status herd_tokenizer_open(const char *path, herd_tokenizer **out);
 void herd_tokenizer_free(herd_tokenizer *t);
+herd_tok_kind herd_tokenizer_kind(const herd_tokenizer *t); /* 0 for NULL */
 int herd_tokenizer_n_vocab(const herd_tokenizer *t);
 int herd_tokenizer_bos(const herd_tokenizer *t);
 int herd_tokenizer_eos(const herd_tokenizer *t);
 /* Encodes len bytes of text. Writes at most max ids, returns the number in
  * *n_out (when *n_out > max the ids did not fit: call again with more room).
- * add_bos/add_eos put BOS/EOS around the text. */
+ * add_bos/add_eos put BOS/EOS around the text. Special tokens written in the
+ * text are plain text: herd_tokenize_ex with HERD_TOKENIZE_SPECIAL parses
+ * them. */
 herd_status herd_tokenize(const herd_tokenizer *t, const char *text, size_t len,
                           int add_bos, int add_eos, int *ids, int max, int *n_out);
+
+/* Flags of herd_tokenize_ex. */
+enum {
+    HERD_TOKENIZE_BOS = 1,     /* BOS first */
+    HERD_TOKENIZE_EOS = 2,     /* EOS last */
+    /* Special tokens written in the text ("<|eot_id|>") become their ids
+     * (longest match first); without it they are encoded as plain text.
+     * Byte BPE only: SentencePiece never parses its control pieces from
+     * text, so this flag changes nothing there. */
+    HERD_TOKENIZE_SPECIAL = 4
+};
+/* herd_tokenize with flags.
+ * Byte BPE and invalid UTF-8: the pre-tokenizer runs on each longest
+ * stretch of valid UTF-8 as if it were the whole text, and every byte that
+ * is not part of a well-formed character becomes the token of that single
+ * byte, so nothing is lost and decoding gives the exact bytes back. */
+herd_status herd_tokenize_ex(const herd_tokenizer *t, const char *text, size_t len,
+                             unsigned flags, int *ids, int max, int *n_out);
 /* The bytes of one token as they appear in decoded text, given the previous
  * token (SentencePiece drops the leading space after BOS). Byte-fallback
- * tokens give their single byte. Writes into buf (at least 256 bytes) and
+ * tokens give their single byte; byte BPE tokens give their bytes, special
+ * tokens their text ("<|eot_id|>"). Writes into buf (at least 256 bytes) and
  * returns the length, or -1 for an id out of range. */
 int herd_token_to_bytes(const herd_tokenizer *t, int prev, int id, char *buf);
-/* The raw piece of a token ("<0x0A>", "▁the"), NULL when out of range. */
+/* The raw piece of a token ("<0x0A>", "▁the"; byte BPE: the token's bytes,
+ * which may hold a NUL), NULL when out of range. */
 const char *herd_token_piece(const herd_tokenizer *t, int id);
+/* The id of the token whose raw piece is exactly piece (the inverse of
+ * herd_token_piece: "<|eot_id|>", "</s>", "▁the"), -1 when none. */
+int herd_token_id(const herd_tokenizer *t, const char *piece);
+
+/* ---- chat templates ----
+ * A conversation as the ids a chat model was trained on: Llama 2's
+ * [INST]/<<SYS>> format and Llama 3's header tokens, built as Meta's
+ * reference code builds them. */
+
+typedef enum {
+    HERD_CHAT_NONE = 0,
+    HERD_CHAT_LLAMA2 = 1,   /* [INST] ... [/INST], <<SYS>>, BOS/EOS per turn */
+    HERD_CHAT_LLAMA3 = 2    /* <|start_header_id|>role<|end_header_id|>, <|eot_id|> */
+} herd_chat_template;
+
+typedef struct {
+    const char *role;      /* "system", "user" or "assistant" */
+    const char *content;
+} herd_chat_msg;
+
+enum {
+    /* The messages continue a conversation already evaluated: no
+     * <|begin_of_text|> (Llama 2 starts every turn with BOS anyway). */
+    HERD_CHAT_CONTINUE = 1,
+    /* End with the assistant's header open for the reply (Llama 3; in Llama
+     * 2 a last user message is always left open). */
+    HERD_CHAT_OPEN = 2
+};
+
+/* Renders n messages as ids; *n_out may exceed max (then call again with
+ * more room). */
+herd_status herd_chat_render(const herd_tokenizer *t, herd_chat_template tpl,
+                             const herd_chat_msg *msgs, int n, unsigned flags, int *ids,
+                             int max, int *n_out);
+/* "llama2" / "llama3" to a template; HERD_E_ARG for another name. */
+herd_status herd_chat_template_parse(const char *name, herd_chat_template *out);
+const char *herd_chat_template_name(herd_chat_template tpl);
+/* The template a Jinja chat_template string (GGUF tokenizer.chat_template,
+ * tokenizer_config.json) is written for, else the one the tokenizer implies
+ * (<|start_header_id|> in its vocabulary: Llama 3; else Llama 2). jinja may
+ * be NULL. */
+herd_chat_template herd_chat_template_detect(const char *jinja, const herd_tokenizer *t);
+/* Whether id ends an assistant turn: EOS, and <|eot_id|> for Llama 3. */
+int herd_chat_is_end(const herd_tokenizer *t, herd_chat_template tpl, int id);
+/* The id that closes an assistant turn cut short (by -n or Ctrl-C). */
+int herd_chat_end_token(const herd_tokenizer *t, herd_chat_template tpl);
 
 /* ---- presets: every published Llama size ---- */
 

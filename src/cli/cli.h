@@ -7,6 +7,9 @@
 int cli_run(int argc, char **argv);
 int cli_info(int argc, char **argv);
 int cli_bench(int argc, char **argv);
+int cli_chat(int argc, char **argv);
+int cli_tokenize(int argc, char **argv);
+int cli_detokenize(int argc, char **argv);
 
 /* Parses a flag's value; on failure prints "herd: FLAG: ..." and returns 0. */
 int cli_int(const char *flag, const char *val, long lo, long hi, int *out);
@@ -14,6 +17,23 @@ int cli_u64(const char *flag, const char *val, unsigned long long *out);
 int cli_float(const char *flag, const char *val, double lo, double hi, float *out);
 /* The value after argv[*i]; prints an error and returns NULL when missing. */
 const char *cli_value(int argc, char **argv, int *i);
+/* The sampling flags (--temp, --top-k, --top-p, --min-p, --repeat-penalty,
+ * --repeat-last-n, --seed), their help text, and their parser (1: parsed,
+ * 0: error printed). */
+int cli_is_sampling_flag(const char *a);
+int cli_sampling_flag(int argc, char **argv, int *i, herd_sampler_params *sp, int *seed_given);
+#define CLI_SAMPLING_HELP \
+"  --temp T               temperature, 0 = greedy (default 0.8)\n" \
+"  --top-k K              keep the K most likely tokens, 0 = off (default 40)\n" \
+"  --top-p P              nucleus sampling, 1 = off (default 0.95)\n" \
+"  --min-p P              drop tokens below P x the top one's probability (default 0.05)\n" \
+"  --repeat-penalty R     penalise recent tokens, 1 = off (default 1.0)\n" \
+"  --repeat-last-n N      how many recent tokens the penalty sees (default 64)\n" \
+"  --seed S               random seed (default: from the clock)\n"
+/* The random-weight model herd builds for itself: next to the executable,
+ * or where the build wrote it. */
+const char *cli_default_model(char *buf, size_t n);
+
 /* Prints "herd: MSG" (and the library's last error when status != OK). */
 int cli_fail(herd_status s, const char *what);
 

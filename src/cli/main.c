@@ -8,8 +8,11 @@ static const struct {
     const char *what;
 } commands[] = {
     {"run", cli_run, "generate text from a prompt"},
+    {"chat", cli_chat, "talk with a chat model in the terminal"},
     {"info", cli_info, "print a model's or a preset's architecture and parameter count"},
     {"bench", cli_bench, "measure prompt and generation speed in tokens/s"},
+    {"tokenize", cli_tokenize, "print the token ids (or pieces) of a text"},
+    {"detokenize", cli_detokenize, "turn token ids back into text"},
 };
 
 static void usage(FILE *f)

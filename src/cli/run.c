@@ -28,50 +28,8 @@ static void run_help(FILE *f)
 "  -n, --n-predict N      tokens to generate (default 256)\n"
 "  -c, --ctx-size N       context size (default: the model's)\n"
 "  -t, --threads N        threads (default: all cores)\n"
-"  --temp T               temperature, 0 = greedy (default 0.8)\n"
-"  --top-k K              keep the K most likely tokens, 0 = off (default 40)\n"
-"  --top-p P              nucleus sampling, 1 = off (default 0.95)\n"
-"  --min-p P              drop tokens below P x the top one's probability (default 0.05)\n"
-"  --repeat-penalty R     penalise recent tokens, 1 = off (default 1.0)\n"
-"  --repeat-last-n N      how many recent tokens the penalty sees (default 64)\n"
-"  --seed S               random seed (default: from the clock, printed)\n"
 "  --ids                  print the generated token ids instead of text\n"
-"  -h, --help             this help\n");
-}
-
-static int parse_sampling(int argc, char **argv, int *i, run_opts *o)
-{
-    const char *a = argv[*i], *v = cli_value(argc, argv, i);
-    if (!v)
-        return 0;
-    if (!strcmp(a, "--temp"))
-        return cli_float(a, v, 0, 1e6, &o->sp.temp);
-    if (!strcmp(a, "--top-k"))
-        return cli_int(a, v, 0, INT_MAX, &o->sp.top_k);
-    if (!strcmp(a, "--top-p"))
-        return cli_float(a, v, 0, 1, &o->sp.top_p);
-    if (!strcmp(a, "--min-p"))
-        return cli_float(a, v, 0, 1, &o->sp.min_p);
-    if (!strcmp(a, "--repeat-penalty"))
-        return cli_float(a, v, 1e-6, 1e6, &o->sp.repeat_penalty);
-    if (!strcmp(a, "--repeat-last-n"))
-        return cli_int(a, v, 0, INT_MAX, &o->sp.repeat_last_n);
-    unsigned long long seed;
-    if (!cli_u64(a, v, &seed))
-        return 0;
-    o->sp.seed = seed;
-    o->seed_given = 1;
-    return 1;
-}
-
-static int is_sampling_flag(const char *a)
-{
-    static const char *flags[] = {"--temp", "--top-k", "--top-p", "--min-p",
-                                  "--repeat-penalty", "--repeat-last-n", "--seed"};
-    for (size_t i = 0; i < sizeof flags / sizeof *flags; i++)
-        if (!strcmp(a, flags[i]))
-            return 1;
-    return 0;
+"  -h, --help             this help\n%s", CLI_SAMPLING_HELP);
 }
 
 /* 1: parsed, 0: error, -1: help printed. */
@@ -103,8 +61,8 @@ static int parse(int argc, char **argv, run_opts *o)
         } else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) {
             if (!(v = cli_value(argc, argv, &i)) || !cli_int(a, v, 1, 1024, &o->threads))
                 return 0;
-        } else if (is_sampling_flag(a)) {
-            if (!parse_sampling(argc, argv, &i, o))
+        } else if (cli_is_sampling_flag(a)) {
+            if (!cli_sampling_flag(argc, argv, &i, &o->sp, &o->seed_given))
                 return 0;
         } else {
             fprintf(stderr, "herd run: unknown option '%s' (herd run --help)\n", a);
@@ -112,23 +70,6 @@ static int parse(int argc, char **argv, run_opts *o)
         }
     }
     return 1;
-}
-
-/* The model herd builds for itself: next to the executable, or where the
- * build wrote it. */
-static const char *default_model(char *buf, size_t n)
-{
-    ssize_t k = readlink("/proc/self/exe", buf, n - 32);
-    if (k > 0) {
-        buf[k] = 0;
-        char *slash = strrchr(buf, '/');
-        if (slash) {
-            strcpy(slash, "/models/herd-random.gguf");
-            if (access(buf, R_OK) == 0)
-                return buf;
-        }
-    }
-    return HERD_DEFAULT_MODEL;
 }
 
 typedef struct {
@@ -210,7 +151,7 @@ int cli_run(int argc, char **argv)
         o.sp.seed = (unsigned long long)time(NULL);
     char buf[4096];
     if (!o.model) {
-        o.model = default_model(buf, sizeof buf);
+        o.model = cli_default_model(buf, sizeof buf);
         fprintf(stderr, "herd: no -m given: running %s (random weights: its text is noise)\n",
                 o.model);
     }

@@ -108,8 +108,9 @@ void herd_gguf_arr_strings(const herd_gguf_kv *kv, const char **p, size_t *len);
 /* ---- loading ---- */
 
 /* m->tok from tokenizer.ggml.* metadata when tokenizer.ggml.model is
- * "llama" (SentencePiece); left NULL for no tokenizer or another model
- * ("gpt2": Llama 3, not read yet). */
+ * "llama" (SentencePiece) or "gpt2" (Llama 3's byte-level BPE: tokens,
+ * token_type, merges; tokenizer.ggml.pre absent or "llama-bpe"); left NULL
+ * for no tokenizer or another model. */
 herd_status herd_gguf_load_tokenizer(const herd_gguf *g, herd_model *m);
 
 /* ---- writing ---- */

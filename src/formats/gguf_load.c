@@ -6,6 +6,7 @@
 #include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 
 static herd_status get_count(const herd_gguf *g, const char *key, int required, int def,
                              int *out)
@@ -153,6 +154,16 @@ static herd_status point_tensors(const herd_gguf *g, herd_model *m)
     return HERD_OK;
 }
 
+static herd_status read_chat_template(const herd_gguf *g, herd_model *m)
+{
+    herd_gguf_str t;
+    herd_gguf_lookup r = herd_gguf_get_str(g, "tokenizer.chat_template", &t);
+    if (r != HERD_GGUF_FOUND)
+        return HERD_OK; /* absent, or not a string: no template */
+    m->chat_template = strndup(t.p, t.len);
+    return m->chat_template ? HERD_OK : herd_fail(HERD_E_NOMEM, "out of memory");
+}
+
 static herd_status load_parsed(const herd_gguf *g, herd_model *m)
 {
     HERD_TRY(check_arch(g));
@@ -161,6 +172,7 @@ static herd_status load_parsed(const herd_gguf *g, herd_model *m)
     if (s != HERD_OK)
         return herd_fail_prefix(s, "%s", g->path);
     HERD_TRY(point_tensors(g, m));
+    HERD_TRY(read_chat_template(g, m));
     return herd_gguf_load_tokenizer(g, m);
 }
 

@@ -1,9 +1,12 @@
-/* A SentencePiece tokenizer from GGUF metadata (tokenizer.ggml.*). */
+/* The tokenizer of a GGUF file (tokenizer.ggml.*): SentencePiece for model
+ * "llama", Llama 3's byte-level BPE for model "gpt2" (tokens in GPT-2
+ * spelling, token_type telling special tokens, merges). */
 #include "formats/gguf.h"
 #include "base/error.h"
 #include "tokenizer/tokenizer.h"
 #include <limits.h>
 #include <stdlib.h>
+#include <string.h>
 
 /* An optional numeric array of n elements (NULL when absent). */
 static herd_status opt_array(const herd_gguf *g, const char *key, uint64_t n,
@@ -99,6 +102,68 @@ static herd_status build_spm(const herd_gguf *g, const herd_gguf_kv *tokens, her
     return s;
 }
 
+/* The merges, as "a b" strings. */
+static herd_status gpt2_merges(const herd_gguf *g, const herd_gguf_kv **merges)
+{
+    herd_gguf_lookup r = herd_gguf_get_array(g, "tokenizer.ggml.merges", HERD_GGUF_STRING, merges);
+    if (r != HERD_GGUF_FOUND)
+        return herd_fail(HERD_E_FORMAT, "%s: tokenizer.ggml.merges is %s", g->path,
+                         r == HERD_GGUF_MISSING ? "missing" : "not an array of strings");
+    if ((*merges)->arr_n > INT_MAX)
+        return herd_fail(HERD_E_FORMAT, "%s: %llu merges", g->path,
+                         (unsigned long long)(*merges)->arr_n);
+    return HERD_OK;
+}
+
+/* Only Llama 3's pre-tokenizer is known ("default" would be GPT-2's regex). */
+static herd_status gpt2_pre(const herd_gguf *g)
+{
+    herd_gguf_str pre;
+    herd_gguf_lookup r = herd_gguf_get_str(g, "tokenizer.ggml.pre", &pre);
+    if (r == HERD_GGUF_MISSING)
+        return HERD_OK;
+    if (r == HERD_GGUF_WRONG_TYPE)
+        return herd_fail(HERD_E_FORMAT, "%s: tokenizer.ggml.pre is not a string", g->path);
+    if (herd_gguf_str_eq(pre, "llama-bpe") || herd_gguf_str_eq(pre, "llama3") ||
+        herd_gguf_str_eq(pre, "llama-v3"))
+        return HERD_OK;
+    return herd_fail(HERD_E_UNSUPPORTED, "%s: tokenizer.ggml.pre \"%.*s\" is not supported "
+                     "(herd knows Llama 3's, \"llama-bpe\")", g->path,
+                     (int)(pre.len < 64 ? pre.len : 64), pre.p);
+}
+
+static herd_status build_gpt2(const herd_gguf *g, const herd_gguf_kv *tokens, herd_model *m)
+{
+    if (tokens->arr_n < 1 || tokens->arr_n > INT_MAX)
+        return herd_fail(HERD_E_FORMAT, "%s: tokenizer.ggml.tokens has %llu entries",
+                         g->path, (unsigned long long)tokens->arr_n);
+    int n = (int)tokens->arr_n, bos, eos;
+    const herd_gguf_kv *merges;
+    HERD_TRY(gpt2_pre(g));
+    HERD_TRY(gpt2_merges(g, &merges));
+    HERD_TRY(token_id(g, "tokenizer.ggml.bos_token_id", -1, n, &bos));
+    HERD_TRY(token_id(g, "tokenizer.ggml.eos_token_id", -1, n, &eos));
+    vocab_arrays v = {0};
+    int nm = (int)merges->arr_n;
+    const char **mp = malloc((size_t)(nm ? nm : 1) * sizeof *mp);
+    size_t *ml = malloc((size_t)(nm ? nm : 1) * sizeof *ml);
+    herd_status s = mp && ml ? fill_vocab(g, tokens, n, &v)
+                             : herd_fail(HERD_E_NOMEM, "%s: out of memory", g->path);
+    if (s == HERD_OK) {
+        herd_gguf_arr_strings(merges, mp, ml);
+        s = herd_bpe_from_vocab(n, v.pieces, v.lens, v.types, nm, mp, ml, bos, eos, &m->tok);
+        if (s != HERD_OK)
+            s = herd_fail_prefix(s, "%s", g->path);
+    }
+    free(mp);
+    free(ml);
+    free(v.pieces);
+    free(v.lens);
+    free(v.scores);
+    free(v.types);
+    return s;
+}
+
 herd_status herd_gguf_load_tokenizer(const herd_gguf *g, herd_model *m)
 {
     herd_gguf_str model;
@@ -107,12 +172,13 @@ herd_status herd_gguf_load_tokenizer(const herd_gguf *g, herd_model *m)
         return HERD_OK;
     if (r == HERD_GGUF_WRONG_TYPE)
         return herd_fail(HERD_E_FORMAT, "%s: tokenizer.ggml.model is not a string", g->path);
-    if (!herd_gguf_str_eq(model, "llama"))
-        return HERD_OK; /* "gpt2" (Llama 3's byte BPE) and others: not read yet */
+    int gpt2 = herd_gguf_str_eq(model, "gpt2");
+    if (!gpt2 && !herd_gguf_str_eq(model, "llama"))
+        return HERD_OK; /* other tokenizers: none */
     const herd_gguf_kv *tokens;
     r = herd_gguf_get_array(g, "tokenizer.ggml.tokens", HERD_GGUF_STRING, &tokens);
     if (r != HERD_GGUF_FOUND)
         return herd_fail(HERD_E_FORMAT, "%s: tokenizer.ggml.tokens is %s", g->path,
                          r == HERD_GGUF_MISSING ? "missing" : "not an array of strings");
-    return build_spm(g, tokens, m);
+    return gpt2 ? build_gpt2(g, tokens, m) : build_spm(g, tokens, m);
 }

@@ -6,6 +6,8 @@
  * ignored. */
 #include "formats/hf.h"
 #include "base/error.h"
+#include "base/file.h"
+#include <cjson/cJSON.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -97,16 +99,55 @@ static herd_status take_all(const herd_hf_weights *w, herd_model *m)
     return HERD_OK;
 }
 
+/* tokenizer.model (SentencePiece for Llama 1/2, Meta's rank file for
+ * Llama 3) when the folder has one, else tokenizer.json (byte-level BPE:
+ * Llama 2's tokenizer.json is not byte-level, but its folders always carry
+ * tokenizer.model too). Neither: no tokenizer. */
 static herd_status load_tokenizer(const char *dir, herd_model *m)
 {
+    static const char *names[] = {"tokenizer.model", "tokenizer.json"};
     char path[HERD_HF_PATH];
-    HERD_TRY(herd_path_join(path, sizeof path, dir, "tokenizer.model"));
     m->tok = NULL;
+    for (int i = 0; i < 2; i++) {
+        HERD_TRY(herd_path_join(path, sizeof path, dir, names[i]));
+        if (!herd_file_exists(path))
+            continue;
+        herd_status s = herd_tokenizer_open(path, &m->tok);
+        if (s != HERD_OK && !strstr(herd_last_error(), path))
+            herd_fail_prefix(s, "%s", path);
+        return s;
+    }
+    return HERD_OK;
+}
+
+/* tokenizer_config.json's chat_template: a string, or a list of
+ * {"name", "template"} of which "default" is the one. Absent or another
+ * shape: none. A file that is not JSON is an error. */
+static herd_status load_chat_template(const char *dir, herd_model *m)
+{
+    char path[HERD_HF_PATH], *text;
+    size_t size;
+    HERD_TRY(herd_path_join(path, sizeof path, dir, "tokenizer_config.json"));
     if (!herd_file_exists(path))
         return HERD_OK;
-    herd_status s = herd_tokenizer_open(path, &m->tok);
-    if (s != HERD_OK && !strstr(herd_last_error(), path))
-        herd_fail_prefix(s, "%s", path);
+    HERD_TRY(herd_read_file(path, &text, &size));
+    cJSON *root = cJSON_ParseWithLength(text, size);
+    free(text);
+    if (!root)
+        return herd_fail(HERD_E_FORMAT, "%s: not valid JSON", path);
+    const cJSON *t = cJSON_GetObjectItemCaseSensitive(root, "chat_template"), *item;
+    const cJSON *list = cJSON_IsArray(t) ? t : NULL;
+    cJSON_ArrayForEach(item, list) {
+        const cJSON *name = cJSON_GetObjectItemCaseSensitive(item, "name");
+        if (cJSON_IsString(name) && !strcmp(name->valuestring, "default")) {
+            t = cJSON_GetObjectItemCaseSensitive(item, "template");
+            break;
+        }
+    }
+    herd_status s = HERD_OK;
+    if (cJSON_IsString(t) && !(m->chat_template = strdup(t->valuestring)))
+        s = herd_fail(HERD_E_NOMEM, "out of memory");
+    cJSON_Delete(root);
     return s;
 }
 
@@ -121,5 +162,6 @@ herd_status herd_load_hf(const char *dir, herd_model *m)
         s = take_all(&w, m);
     herd_hf_weights_close(&w);
     HERD_TRY(s);
+    HERD_TRY(load_chat_template(dir, m));
     return load_tokenizer(dir, m);
 }

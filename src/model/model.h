@@ -34,6 +34,7 @@ struct herd_model {
     herd_config cfg;
     herd_weights w;
     herd_tokenizer *tok;         /* may be NULL */
+    char *chat_template;         /* the Jinja template the file carries, or NULL */
     char *path;
     herd_owned owned;
 };

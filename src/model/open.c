@@ -68,6 +68,7 @@ void herd_model_free(herd_model *m)
     if (!m)
         return;
     herd_tokenizer_free(m->tok);
+    free(m->chat_template);
     herd_owned_free(&m->owned);
     free(m->path);
     free(m);
@@ -76,3 +77,5 @@ void herd_model_free(herd_model *m)
 const herd_config *herd_model_config(const herd_model *m) { return &m->cfg; }
 
 herd_tokenizer *herd_model_tokenizer(herd_model *m) { return m->tok; }
+
+const char *herd_model_chat_template(const herd_model *m) { return m->chat_template; }

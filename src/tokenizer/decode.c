@@ -1,4 +1,5 @@
-/* Decoding one token at a time, as SentencePiece's decoder joins pieces. */
+/* Decoding one token at a time, as SentencePiece's decoder joins pieces; a
+ * byte BPE token is simply its bytes (special tokens their text). */
 #include "tokenizer/spm.h"
 #include <string.h>
 
@@ -11,6 +12,10 @@ int herd_token_to_bytes(const herd_tokenizer *t, int prev, int id, char *buf)
     const char *p = t->blob + t->off[id];
     size_t n = t->len[id], k = 0, i = 0;
     int b;
+    if (t->kind == HERD_TOK_BYTE_BPE) {
+        memcpy(buf, p, n);
+        return (int)n;
+    }
     switch (t->type[id]) {
     case HERD_PIECE_CONTROL:
         return 0;

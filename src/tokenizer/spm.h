@@ -1,17 +1,18 @@
 /* The tokenizer behind herd_tokenizer: a vocabulary of pieces with a hash map
  * for lookup, and the settings of the algorithm that encodes with it.
- * Only SentencePiece BPE (Llama 1/2) exists now; a byte-level BPE (Llama 3)
- * is meant to live beside it under another kind, sharing the vocabulary. */
+ * Two kinds share the vocabulary: SentencePiece BPE (Llama 1/2, the fields
+ * below) and byte-level BPE (Llama 3, the extra state in bpe, bpe.h). */
 #ifndef HERD_TOKENIZER_SPM_H
 #define HERD_TOKENIZER_SPM_H
 #include <stddef.h>
 #include <stdint.h>
 #include "tokenizer/tokenizer.h"
 
-typedef enum {
-    HERD_TOK_SPM = 1,      /* SentencePiece BPE: tokenizer.model, tokenizer.bin, GGUF "llama" */
-    HERD_TOK_BYTE_BPE = 2  /* tiktoken-style byte BPE (Llama 3): not yet */
-} herd_tok_kind;
+/* herd_tok_kind (herd.h): HERD_TOK_SPM from tokenizer.model, tokenizer.bin
+ * and GGUF "llama"; HERD_TOK_BYTE_BPE from Meta's Llama 3 tokenizer.model,
+ * tokenizer.json and GGUF "gpt2". */
+
+struct herd_bpe;
 
 /* The longest piece herd keeps: herd_token_to_bytes writes a piece into a
  * caller's 256-byte buffer. */
@@ -26,12 +27,14 @@ typedef struct {
 struct herd_tokenizer {
     herd_tok_kind kind;
     int n_vocab, bos, eos, unk;
+    struct herd_bpe *bpe;  /* byte BPE: regex, merges, special tokens; else NULL */
     char *blob;            /* every piece, a NUL after each */
     uint32_t *off, *len;   /* piece i is blob + off[i], len[i] bytes */
     float *score;
     uint8_t *type;         /* herd_piece_type */
     herd_piece_map map;
-    int byte_id[256];      /* id of the piece <0xNN>, -1 when absent */
+    int byte_id[256];      /* id of the piece <0xNN> (byte BPE: of the one-byte
+                              token), -1 when absent */
     /* SentencePiece settings (trainer_spec and normalizer_spec). */
     int add_dummy_prefix;  /* prepend one space to the text */
     int remove_extra_ws;   /* strip spaces at both ends, squeeze runs */
@@ -107,6 +110,12 @@ typedef struct {
     int32_t (*unused)[3];  /* merges that made an unused piece: start, left len, right len */
     int n_unused, cap_unused;
 } herd_bpe_work;
+
+/* The SentencePiece encoder behind herd_tokenize_ex (spm_encode.c). */
+herd_status herd_spm_tokenize(const herd_tokenizer *t, const char *text, size_t len,
+                              int add_bos, int add_eos, int *ids, int max, int *n_out);
+/* Frees the byte BPE state (NULL: nothing); herd_tokenizer_free calls it. */
+void herd_bpe_free(struct herd_bpe *b);
 
 /* Merges the symbols w->sym[0..n_sym) of text as SentencePiece's BPE does. */
 herd_status herd_bpe_merge(const herd_tokenizer *t, const char *text, herd_bpe_work *w);

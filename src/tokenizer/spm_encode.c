@@ -1,4 +1,5 @@
-/* herd_tokenize for SentencePiece BPE: normalize, split into characters
+/* herd_tokenize for SentencePiece BPE (herd_spm_tokenize, called by the
+ * dispatch in tokenize.c): normalize, split into characters
  * (user-defined pieces whole), merge (spm_bpe.c), then map each final
  * symbol to its id, with byte fallback or <unk> for what has no piece.
  *
@@ -147,14 +148,12 @@ static herd_status encode_text(encoder *e, size_t n)
     return flush(e);
 }
 
-herd_status herd_tokenize(const herd_tokenizer *t, const char *text, size_t len,
-                          int add_bos, int add_eos, int *ids, int max, int *n_out)
+herd_status herd_spm_tokenize(const herd_tokenizer *t, const char *text, size_t len,
+                              int add_bos, int add_eos, int *ids, int max, int *n_out)
 {
     if (!t || !n_out || (!text && len) || max < 0 || (!ids && max > 0))
         return herd_fail(HERD_E_ARG, "herd_tokenize: bad arguments");
     *n_out = 0;
-    if (t->kind != HERD_TOK_SPM)
-        return herd_fail(HERD_E_UNSUPPORTED, "herd_tokenize: this tokenizer kind is not built");
     encoder e = {.t = t, .ids = ids, .max = max};
     if (add_bos && t->bos >= 0)
         put(&e, t->bos);

@@ -24,6 +24,19 @@ herd_status herd_spm_from_vocab(int n, const char *const *pieces,
                                 const int *types, int bos, int eos, int unk,
                                 int add_dummy_prefix, herd_tokenizer **out);
 
+/* Builds a byte-level BPE tokenizer (Llama 3) from a vocabulary as GGUF
+ * "gpt2" metadata gives it: NORMAL (and BYTE) tokens spelled in GPT-2's
+ * byte-to-unicode mapping, CONTROL (special), USER_DEFINED (always parsed
+ * from text), UNKNOWN (taken as CONTROL) and UNUSED tokens as their text;
+ * types may be NULL (all NORMAL). merges[i] is "a b" in GPT-2 spelling, its
+ * rank i. A piece that is a token is that token (as llama.cpp encodes Llama
+ * 3). bos/eos -1: <|begin_of_text|> / <|end_of_text|> when present. The
+ * pre-tokenizer is Llama 3's. All arrays are copied. */
+herd_status herd_bpe_from_vocab(int n, const char *const *tokens, const size_t *lens,
+                                const int *types, int n_merges, const char *const *merges,
+                                const size_t *merge_lens, int bos, int eos,
+                                herd_tokenizer **out);
+
 /* What a writer needs to store a tokenizer again (GGUF metadata). */
 float herd_token_score(const herd_tokenizer *t, int id);
 herd_piece_type herd_token_type(const herd_tokenizer *t, int id);

@@ -183,6 +183,7 @@ void herd_tokenizer_free(herd_tokenizer *t)
 {
     if (!t)
         return;
+    herd_bpe_free(t->bpe);
     free(t->map.slots);
     free(t->blob);
     free(t->off);

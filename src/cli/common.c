@@ -1,0 +1,58 @@
+/* What several subcommands share: the sampling flags and the model herd
+ * ships. */
+#include "cli/cli.h"
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+static const char *sampling_flags[] = {"--temp", "--top-k", "--top-p", "--min-p",
+                                       "--repeat-penalty", "--repeat-last-n", "--seed"};
+
+int cli_is_sampling_flag(const char *a)
+{
+    for (size_t i = 0; i < sizeof sampling_flags / sizeof *sampling_flags; i++)
+        if (!strcmp(a, sampling_flags[i]))
+            return 1;
+    return 0;
+}
+
+int cli_sampling_flag(int argc, char **argv, int *i, herd_sampler_params *sp, int *seed_given)
+{
+    const char *a = argv[*i], *v = cli_value(argc, argv, i);
+    if (!v)
+        return 0;
+    if (!strcmp(a, "--temp"))
+        return cli_float(a, v, 0, 1e6, &sp->temp);
+    if (!strcmp(a, "--top-k"))
+        return cli_int(a, v, 0, INT_MAX, &sp->top_k);
+    if (!strcmp(a, "--top-p"))
+        return cli_float(a, v, 0, 1, &sp->top_p);
+    if (!strcmp(a, "--min-p"))
+        return cli_float(a, v, 0, 1, &sp->min_p);
+    if (!strcmp(a, "--repeat-penalty"))
+        return cli_float(a, v, 1e-6, 1e6, &sp->repeat_penalty);
+    if (!strcmp(a, "--repeat-last-n"))
+        return cli_int(a, v, 0, INT_MAX, &sp->repeat_last_n);
+    unsigned long long seed;
+    if (!cli_u64(a, v, &seed))
+        return 0;
+    sp->seed = seed;
+    *seed_given = 1;
+    return 1;
+}
+
+const char *cli_default_model(char *buf, size_t n)
+{
+    ssize_t k = readlink("/proc/self/exe", buf, n - 32);
+    if (k > 0) {
+        buf[k] = 0;
+        char *slash = strrchr(buf, '/');
+        if (slash) {
+            strcpy(slash, "/models/herd-random.gguf");
+            if (access(buf, R_OK) == 0)
+                return buf;
+        }
+    }
+    return HERD_DEFAULT_MODEL;
+}
