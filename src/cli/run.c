@@ -26,7 +26,7 @@ static void run_help(FILE *f)
 "                         (default: the one the model carries)\n"
 "  -p, --prompt TEXT      the prompt (default: empty, start from BOS)\n"
 "  -n, --n-predict N      tokens to generate (default 256)\n"
-"  -c, --ctx-size N       context size (default: the model's)\n"
+"  -c, --ctx-size N       context size (default: the model's, at most 8192)\n"
 "  -t, --threads N        threads (default: all cores)\n"
 "  --ids                  print the generated token ids instead of text\n"
 "  -h, --help             this help\n%s", CLI_SAMPLING_HELP);
@@ -111,7 +111,7 @@ static int generate(const run_opts *o, herd_model *m, const herd_tokenizer *tok,
                     const int *ids, int n_ids)
 {
     const herd_config *c = herd_model_config(m);
-    int n_ctx = o->n_ctx ? o->n_ctx : c->seq_len;
+    int n_ctx = o->n_ctx ? o->n_ctx : (c->seq_len < 8192 ? c->seq_len : 8192);
     if (n_ids > n_ctx) {
         fprintf(stderr, "herd: the prompt is %d tokens, longer than the context of %d "
                 "(-c to change it)\n", n_ids, n_ctx);
