@@ -3,29 +3,33 @@
  * single-token steps after it, each with a greedy argmax; R repetitions,
  * per-rep figures and medians. */
 #include "cli/cli.h"
+#include "base/error.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 typedef struct {
     const char *model;
-    int n_prompt, n_gen, reps, threads;
+    int n_prompt, n_gen, reps, threads, json;
 } bench_opts;
 
 static void bench_help(FILE *f)
 {
     fprintf(f,
-"usage: herd bench -m MODEL [-p P] [-n N] [-r R] [-t THREADS]\n"
+"usage: herd bench -m MODEL [-p P] [-n N] [-r R] [-t THREADS] [--json]\n"
 "Times one batch of P prompt tokens (pp) and N single-token steps after it,\n"
 "each with a greedy argmax (tg), R times; prints tokens/s per rep, then the\n"
 "medians as pp_tok_s=X and tg_tok_s=Y (as ../shared/bench/llamacpp_bench does).\n"
-"Token ids are fixed pseudo-random ones, so no tokenizer is needed.\n\n"
+"Token ids are fixed pseudo-random ones, so no tokenizer is needed. Peak\n"
+"resident memory (weights mapped and touched, KV cache, scratch) comes last.\n\n"
 "  -m, --model PATH     GGUF file, llama2.c .bin, or Hugging Face folder\n"
 "  -p, --n-prompt P     prompt tokens (default 128)\n"
 "  -n, --n-gen N        generated tokens (default 128)\n"
 "  -r, --repetitions R  repetitions (default 3)\n"
 "  -t, --threads N      threads (default: all cores)\n"
+"  --json               print one JSON object instead (medians, reps, peak memory)\n"
 "  -h, --help           this help\n");
 }
 
@@ -37,6 +41,10 @@ static int parse(int argc, char **argv, bench_opts *o)
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             bench_help(stdout);
             return -1;
+        }
+        if (!strcmp(a, "--json")) {
+            o->json = 1;
+            continue;
         }
         if (a[0] != '-' || !(v = cli_value(argc, argv, &i))) {
             if (a[0] != '-')
@@ -121,6 +129,42 @@ static double median(double *v, int n)
     return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
+/* Peak resident set size in MiB (VmHWM), -1 when unknown. */
+static double peak_rss_mib(void)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    double kb = -1;
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "VmHWM: %lf kB", &kb) == 1)
+            break;
+    if (f)
+        fclose(f);
+    return kb < 0 ? -1 : kb / 1024;
+}
+
+static void report(const bench_opts *o, const herd_config *c, double *pp, double *tg)
+{
+    double mpp = median(pp, o->reps), mtg = median(tg, o->reps), rss = peak_rss_mib();
+    if (!o->json) {
+        printf("pp_tok_s=%.2f\ntg_tok_s=%.2f\npeak_rss_mib=%.1f\n", mpp, mtg, rss);
+        return;
+    }
+    printf("{\"model\": \"");
+    for (const char *p = o->model; *p; p++)
+        printf(*p == '"' || *p == '\\' ? "\\%c" : (unsigned char)*p < 0x20 ? "?" : "%c", *p);
+    printf("\", \"n_params\": %lld, \"threads\": %d, \"n_prompt\": %d, \"n_gen\": %d, "
+           "\"reps\": %d, \"pp_tok_s\": %.2f, \"tg_tok_s\": %.2f, \"pp_reps\": [",
+           (long long)herd_config_n_params(c), o->threads, o->n_prompt, o->n_gen, o->reps,
+           mpp, mtg);
+    for (int r = 0; r < o->reps; r++)
+        printf("%s%.2f", r ? ", " : "", pp[r]);
+    printf("], \"tg_reps\": [");
+    for (int r = 0; r < o->reps; r++)
+        printf("%s%.2f", r ? ", " : "", tg[r]);
+    printf("], \"peak_rss_mib\": %.1f}\n", rss);
+}
+
 static int bench(herd_model *m, const bench_opts *o)
 {
     int vocab = herd_model_config(m)->vocab_size;
@@ -130,17 +174,19 @@ static int bench(herd_model *m, const bench_opts *o)
         return cli_fail(s, "");
     float *logits = malloc(sizeof(float) * (size_t)vocab);
     double *pp = calloc((size_t)o->reps, sizeof *pp), *tg = calloc((size_t)o->reps, sizeof *tg);
-    int rc = 0;
+    if (!logits || !pp || !tg)
+        s = herd_fail(HERD_E_NOMEM, "out of memory");
     double warm_pp, warm_tg; /* a first, untimed pass pages the weights in */
-    s = one_rep(ctx, o, vocab, logits, &warm_pp, &warm_tg);
+    if (s == HERD_OK)
+        s = one_rep(ctx, o, vocab, logits, &warm_pp, &warm_tg);
     for (int r = 0; s == HERD_OK && r < o->reps; r++) {
         s = one_rep(ctx, o, vocab, logits, &pp[r], &tg[r]);
-        printf("rep %d: pp_tok_s %.2f tg_tok_s %.2f\n", r, pp[r], tg[r]);
+        if (!o->json)
+            printf("rep %d: pp_tok_s %.2f tg_tok_s %.2f\n", r, pp[r], tg[r]);
     }
-    if (s != HERD_OK)
-        rc = cli_fail(s, "");
-    else
-        printf("pp_tok_s=%.2f\ntg_tok_s=%.2f\n", median(pp, o->reps), median(tg, o->reps));
+    int rc = s != HERD_OK ? cli_fail(s, "") : 0;
+    if (!rc)
+        report(o, herd_model_config(m), pp, tg);
     free(pp);
     free(tg);
     free(logits);
@@ -150,12 +196,13 @@ static int bench(herd_model *m, const bench_opts *o)
 
 int cli_bench(int argc, char **argv)
 {
-    bench_opts o = {NULL, 128, 128, 3, 0};
+    bench_opts o = {NULL, 128, 128, 3, 0, 0};
     int p = parse(argc, argv, &o);
     if (p <= 0)
         return p < 0 ? 0 : 2;
-    if (o.threads)
-        herd_set_threads(o.threads);
+    if (!o.threads)
+        o.threads = (int)sysconf(_SC_NPROCESSORS_ONLN);
+    herd_set_threads(o.threads);
     herd_model *m;
     herd_status s = herd_model_open(o.model, &m);
     if (s != HERD_OK)

@@ -50,6 +50,9 @@ expect_error "prompt longer than the context" "context" -- "$herd" run -c 32 -p 
 "$herd" bench -m "$m" -p 8 -n 4 -r 2 -t 2 >"$tmp/out" 2>"$tmp/err" \
   && [ "$(grep -c '^rep ' "$tmp/out")" = 2 ] && grep -q '^pp_tok_s=[0-9]' "$tmp/out" \
   && grep -q '^tg_tok_s=[0-9]' "$tmp/out" && ok "herd bench" || { bad "herd bench"; cat "$tmp/out" "$tmp/err"; }
+"$herd" bench -m "$m" -p 8 -n 4 -r 2 -t 2 --json >"$tmp/out" 2>"$tmp/err" \
+  && /usr/bin/python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["reps"]==2 and len(d["tg_reps"])==2 and d["pp_tok_s"]>0 and d["peak_rss_mib"]>0' "$tmp/out" \
+  && ok "herd bench --json" || { bad "herd bench --json"; cat "$tmp/out" "$tmp/err"; }
 expect_error "bench without -m" "required" -- "$herd" bench
 expect_error "bench -r 0" "-r" -- "$herd" bench -m "$m" -r 0
 expect_error "unknown preset" "unknown preset" -- "$herd" info --preset llama9-1b
