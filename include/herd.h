@@ -263,6 +263,45 @@ herd_status herd_generate(herd_context *ctx, herd_sampler *smp, const int *promp
                           int n_prompt, int n_predict, int eos,
                           herd_token_fn on_token, void *user, herd_gen_stats *st);
 
+/* ---- perplexity ----
+ * As llama.cpp's llama-perplexity measures it: the tokens are cut into
+ * non-overlapping chunks of n_ctx (a remainder shorter than n_ctx is left
+ * out); each chunk is evaluated from an empty cache with its first token
+ * replaced by BOS, and only its second half is scored: the logits at
+ * positions n_ctx/2 .. n_ctx-2 against the next token, n_ctx - n_ctx/2 - 1
+ * tokens per chunk. Each score is -log softmax(logits)[next], in double. */
+
+typedef struct {
+    int n_ctx;     /* tokens per chunk; 0: the context's size */
+    int n_batch;   /* most tokens per herd_eval call; 0: n_ctx */
+    int n_chunks;  /* at most this many chunks; 0: all that fit */
+    int bos;       /* put in place of each chunk's first token; -1: keep it */
+} herd_ppl_params;
+
+typedef struct {
+    int chunk;      /* chunks done */
+    int n_chunks;   /* chunks to do */
+    int64_t count;  /* tokens scored */
+    double nll;     /* sum of -log p(next token) over them */
+    double nll2;    /* sum of its squares */
+    double seconds; /* wall time so far */
+} herd_ppl_stats;
+
+/* Called after each chunk; return non-zero to stop there. */
+typedef int (*herd_ppl_fn)(void *user, const herd_ppl_stats *st);
+
+/* Scores n tokens in the context ctx (whose cache it clears; its size must
+ * hold n_ctx). Fewer than 2 * n_ctx tokens is an error, as in llama.cpp,
+ * and so are n_ctx < 3 and token ids outside the vocabulary. st (may be
+ * NULL) gets the sums, also when on_chunk stopped early. */
+herd_status herd_perplexity(herd_context *ctx, const int *tokens, int n,
+                            const herd_ppl_params *p, herd_ppl_fn on_chunk, void *user,
+                            herd_ppl_stats *st);
+/* exp(nll / count), and in *err (may be NULL) llama.cpp's uncertainty:
+ * ppl * sqrt((mean(nll^2) - mean(nll)^2) / (count - 1)); 0 when it cannot
+ * be computed (count < 2 or no spread). */
+double herd_ppl_estimate(const herd_ppl_stats *st, double *err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -13,6 +13,8 @@ static const struct {
     {"bench", cli_bench, "measure prompt and generation speed in tokens/s"},
     {"tokenize", cli_tokenize, "print the token ids (or pieces) of a text"},
     {"detokenize", cli_detokenize, "turn token ids back into text"},
+    {"perplexity", cli_perplexity, "measure a model's perplexity on a text, as llama-perplexity"},
+    {"convert", cli_convert, "write a model as GGUF or as a Hugging Face folder"},
 };
 
 static void usage(FILE *f)

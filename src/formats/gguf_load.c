@@ -1,6 +1,7 @@
 /* herd_load_gguf: a llama-architecture GGUF file into a herd_model. The
  * file stays mapped (owned by the model) and the tensors point into it. */
 #include "formats/gguf.h"
+#include "quant/quant.h"
 #include "base/error.h"
 #include "base/file.h"
 #include <limits.h>
@@ -105,20 +106,20 @@ static herd_status point(const herd_gguf *g, const char *name, int required, her
             return herd_fail(HERD_E_FORMAT, "%s: missing tensor %s", g->path, name);
         return HERD_OK;
     }
-    if (gt->type != HERD_TYPE_F32 && gt->type != HERD_TYPE_F16 && gt->type != HERD_TYPE_BF16) {
+    if (!herd_row_bytes((herd_type)gt->type, gt->ne[0]) || gt->type == HERD_QTYPE_Q8_K) {
         const char *tn = "?";
         uint32_t blck, bytes;
         herd_ggml_type_info(gt->type, &tn, &blck, &bytes);
-        return herd_fail(HERD_E_UNSUPPORTED, "%s: tensor %s has type %s: herd reads F32, "
-                         "F16 and BF16 for now", g->path, name, tn);
+        if (herd_row_bytes((herd_type)gt->type, blck) && gt->type != HERD_QTYPE_Q8_K)
+            return herd_fail(HERD_E_FORMAT, "%s: tensor %s has rows of %llu values, not a "
+                             "whole number of %s blocks of %u", g->path, name,
+                             (unsigned long long)gt->ne[0], tn, blck);
+        return herd_fail(HERD_E_UNSUPPORTED, "%s: tensor %s has type %s: herd runs F32, F16, "
+                         "BF16, Q8_0, Q4_0, Q4_K and Q6_K", g->path, name, tn);
     }
     if (gt->ne[2] != 1 || gt->ne[3] != 1)
         return herd_fail(HERD_E_FORMAT, "%s: tensor %s has %u dimensions, want at most 2",
                          g->path, name, gt->n_dims);
-    if ((uintptr_t)gt->data % herd_type_size((herd_type)gt->type) != 0)
-        return herd_fail(HERD_E_UNSUPPORTED, "%s: tensor %s is not aligned to its element "
-                         "size (general.alignment %llu)", g->path, name,
-                         (unsigned long long)g->alignment);
     t->data = gt->data;
     t->type = (herd_type)gt->type;
     t->cols = gt->ne[0];

@@ -1,9 +1,11 @@
 /* herd_save_gguf: a model as GGUF v3, written to PATH.tmp, synced and
- * renamed over PATH. */
+ * renamed over PATH. Llama 3.1's rope scaling goes in as llama.cpp stores
+ * it, the rope_freqs.weight divisors (copied when the model came with
+ * them, computed from the config otherwise). */
 #include "formats/gguf.h"
 #include "formats/gguf_buf.h"
+#include "formats/convert.h"
 #include "base/error.h"
-#include "base/half.h"
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +31,9 @@ typedef struct {
     int n;
     const herd_model *m;
     herd_type type;
+    herd_tensor freqs;  /* rope_freqs computed from the config; data owned */
+    herd_progress_fn progress;
+    void *user;
 } tensor_list;
 
 static void add(tensor_list *l, const char *name, const herd_tensor *t, int vector,
@@ -42,11 +47,33 @@ static void add(tensor_list *l, const char *name, const herd_tensor *t, int vect
     o->rope_hd = rope_hd;
 }
 
-static void collect(tensor_list *l)
+/* rope_freqs.weight: the model's, or Llama 3.1's scaling as divisors. */
+static herd_status add_rope_freqs(tensor_list *l)
+{
+    const herd_model *m = l->m;
+    const herd_config *c = &m->cfg;
+    if (m->w.rope_freqs.data) {
+        add(l, "rope_freqs.weight", &m->w.rope_freqs, 1, 0);
+        return HERD_OK;
+    }
+    if (c->rope_scaling != HERD_ROPE_SCALING_LLAMA3)
+        return HERD_OK;
+    int half = c->dim / c->n_heads / 2;
+    float *div = malloc((size_t)half * sizeof *div);
+    if (!div)
+        return herd_fail(HERD_E_NOMEM, "out of memory");
+    herd_llama3_rope_factors(c, div);
+    l->freqs = (herd_tensor){div, HERD_TYPE_F32, 1, half};
+    add(l, "rope_freqs.weight", &l->freqs, 1, 0);
+    return HERD_OK;
+}
+
+static herd_status collect(tensor_list *l)
 {
     const herd_model *m = l->m;
     const herd_config *c = &m->cfg;
     int64_t hd = c->rope_layout == HERD_ROPE_HF ? c->dim / c->n_heads : 0;
+    HERD_TRY(add_rope_freqs(l));
     add(l, "token_embd.weight", &m->w.tok_embeddings, 0, 0);
     add(l, "output_norm.weight", &m->w.output_norm, 1, 0);
     if (!c->tied_embeddings)
@@ -63,6 +90,7 @@ static void collect(tensor_list *l)
             add(l, name, ts[k], k == 0 || k == 5, k == 1 || k == 2 ? hd : 0);
         }
     }
+    return HERD_OK;
 }
 
 static herd_status check_tensors(const tensor_list *l, const char *path)
@@ -103,26 +131,6 @@ static void put_tensor_infos(herd_gbuf *b, const tensor_list *l)
     }
 }
 
-static float load_elem(const void *p, herd_type t, int64_t i)
-{
-    if (t == HERD_TYPE_F32)
-        return ((const float *)p)[i];
-    uint16_t h = ((const uint16_t *)p)[i];
-    return t == HERD_TYPE_F16 ? herd_f16_to_f32(h) : herd_bf16_to_f32(h);
-}
-
-static void store_row(void *dst, herd_type t, const void *src, herd_type st, int64_t n)
-{
-    for (int64_t i = 0; i < n; i++) {
-        float f = load_elem(src, st, i);
-        if (t == HERD_TYPE_F32)
-            ((float *)dst)[i] = f;
-        else
-            ((uint16_t *)dst)[i] = t == HERD_TYPE_F16 ? herd_f32_to_f16(f)
-                                                      : herd_f32_to_bf16(f);
-    }
-}
-
 static int write_tensor(FILE *f, const out_tensor *o, void *row)
 {
     const herd_tensor *t = o->t;
@@ -130,8 +138,8 @@ static int write_tensor(FILE *f, const out_tensor *o, void *row)
     size_t out_row = (size_t)t->cols * herd_type_size(o->type);
     for (int64_t r = 0; r < t->rows; r++) {
         int64_t src = o->rope_hd ? herd_rope_row_hf_to_meta(r, o->rope_hd) : r;
-        store_row(row, o->type, (const char *)t->data + (size_t)src * in_row, t->type,
-                  t->cols);
+        herd_convert_row(row, o->type, (const char *)t->data + (size_t)src * in_row,
+                         t->type, t->cols);
         if (fwrite(row, 1, out_row, f) != out_row)
             return -1;
     }
@@ -150,8 +158,11 @@ static int write_all(FILE *f, const herd_gbuf *hdr, const tensor_list *l)
             max_cols = l->v[i].t->cols;
     void *row = malloc((size_t)max_cols * 4);
     int rc = row ? 0 : -1;
-    for (int i = 0; i < l->n && rc == 0; i++)
+    for (int i = 0; i < l->n && rc == 0; i++) {
+        if (l->progress)
+            l->progress(l->user, i, l->n, l->v[i].name);
         rc = write_tensor(f, &l->v[i], row);
+    }
     free(row);
     if (rc == 0 && fflush(f) != 0)
         rc = -1;
@@ -219,24 +230,32 @@ static herd_status write_file(const char *path, const herd_gbuf *hdr, const tens
 
 herd_status herd_save_gguf(const herd_model *m, const char *path, herd_type type)
 {
+    return herd_save_gguf_ex(m, path, type, NULL, NULL);
+}
+
+herd_status herd_save_gguf_ex(const herd_model *m, const char *path, herd_type type,
+                              herd_progress_fn progress, void *user)
+{
     if (type != HERD_TYPE_F32 && type != HERD_TYPE_F16 && type != HERD_TYPE_BF16)
         return herd_fail(HERD_E_ARG, "%s: herd writes GGUF tensors as F32, F16 or BF16",
                          path);
     const herd_config *c = &m->cfg;
     if (c->n_layers < 1 || !m->w.layers || c->n_heads < 1 || c->dim % c->n_heads != 0)
         return herd_fail(HERD_E_ARG, "%s: the model's config is incomplete", path);
-    tensor_list l = {NULL, 0, m, type};
-    l.v = calloc((size_t)c->n_layers * 9 + 3, sizeof *l.v);
+    tensor_list l = {.m = m, .type = type, .progress = progress, .user = user};
+    l.v = calloc((size_t)c->n_layers * 9 + 4, sizeof *l.v);
     if (!l.v)
         return herd_fail(HERD_E_NOMEM, "%s: out of memory", path);
-    collect(&l);
     herd_gbuf hdr = {0};
-    herd_status s = check_tensors(&l, path);
+    herd_status s = collect(&l);
+    if (s == HERD_OK)
+        s = check_tensors(&l, path);
     if (s == HERD_OK)
         s = build_header(&hdr, &l, path);
     if (s == HERD_OK)
         s = write_file(path, &hdr, &l);
     herd_gbuf_free(&hdr);
+    free((void *)l.freqs.data);
     free(l.v);
     return s;
 }

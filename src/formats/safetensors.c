@@ -29,8 +29,8 @@ const char *herd_st_dtype_name(herd_type t)
     case HERD_TYPE_F32: return "F32";
     case HERD_TYPE_F16: return "F16";
     case HERD_TYPE_BF16: return "BF16";
+    default: return NULL; /* safetensors has no block types */
     }
-    return NULL;
 }
 
 /* A JSON number that is a non-negative integer a double holds exactly. */

@@ -2,6 +2,8 @@
  * for all formats. */
 #include "model/model.h"
 #include "base/error.h"
+#include "quant/quant.h"
+#include <string.h>
 #include <math.h>
 #include <stdio.h>
 
@@ -15,9 +17,16 @@ static herd_status want(const herd_tensor *t, const char *name, int layer,
         snprintf(where, sizeof where, "%s", name);
     if (!t->data)
         return herd_fail(HERD_E_FORMAT, "tensor %s is missing", where);
-    if (herd_type_size(t->type) == 0)
-        return herd_fail(HERD_E_UNSUPPORTED, "tensor %s has unsupported type %d",
-                         where, (int)t->type);
+    if (herd_row_bytes(t->type, t->cols) == 0 || t->type == (herd_type)HERD_QTYPE_Q8_K) {
+        if (!strcmp(herd_type_name(t->type), "unknown") || t->type == (herd_type)HERD_QTYPE_Q8_K)
+            return herd_fail(HERD_E_UNSUPPORTED, "tensor %s has unsupported type %d",
+                             where, (int)t->type);
+        return herd_fail(HERD_E_FORMAT, "tensor %s has %lld columns, not a whole number of "
+                         "%s blocks", where, (long long)t->cols, herd_type_name(t->type));
+    }
+    if (rows == 1 && herd_type_size(t->type) == 0)
+        return herd_fail(HERD_E_UNSUPPORTED, "tensor %s is a vector in %s: herd reads norm "
+                         "weights in F32, F16 or BF16", where, herd_type_name(t->type));
     if (t->rows != rows || t->cols != cols)
         return herd_fail(HERD_E_FORMAT,
                          "tensor %s has shape [%lld x %lld], the config needs [%lld x %lld]",

@@ -1,6 +1,7 @@
 #include "model/context.h"
 #include "base/error.h"
 #include "kernels/kernels.h"
+#include "model/linear.h"
 #include <omp.h>
 #include <stdlib.h>
 
@@ -40,7 +41,7 @@ herd_status herd_context_new(const herd_model *m, int n_ctx, herd_context **out)
 static void scratch_free(herd_scratch *s)
 {
     free(s->x); free(s->xb); free(s->q); free(s->k); free(s->v);
-    free(s->att); free(s->h1); free(s->h3); free(s->scores);
+    free(s->att); free(s->h1); free(s->h3); free(s->scores); free(s->xq); free(s->tile);
     *s = (herd_scratch){0};
 }
 
@@ -76,8 +77,11 @@ herd_status herd_context_reserve(herd_context *ctx, int n)
     s->h1 = malloc((size_t)cap * c->hidden_dim * sizeof(float));
     s->h3 = malloc((size_t)cap * c->hidden_dim * sizeof(float));
     s->scores = malloc((size_t)threads * ctx->n_ctx * sizeof(float));
+    int64_t max_in = c->dim > c->hidden_dim ? c->dim : c->hidden_dim;
+    s->xq = malloc((size_t)HERD_LINEAR_BLOCK_ROWS * herd_linear_xq_bytes(max_in));
+    s->tile = malloc(herd_linear_tile_floats(max_in) * sizeof(float));
     if (!s->x || !s->xb || !s->q || !s->att || !s->k || !s->v || !s->h1 ||
-        !s->h3 || !s->scores) {
+        !s->h3 || !s->scores || !s->xq || !s->tile) {
         scratch_free(s);
         ctx->n_threads = 0;
         return herd_fail(HERD_E_NOMEM, "out of memory for a batch of %d tokens", n);

@@ -13,6 +13,8 @@ typedef struct {
     float *att;           /* [cap][dim] attention output */
     float *h1, *h3;       /* [cap][hidden_dim] */
     float *scores;        /* [threads][n_ctx] */
+    void *xq;             /* [cap] activation rows quantized for block weights */
+    float *tile;          /* weight rows widened for sgemm (model/linear.h) */
 } herd_scratch;
 
 struct herd_context {

@@ -7,6 +7,7 @@
 #include "model/context.h"
 #include "base/error.h"
 #include "kernels/kernels.h"
+#include "model/linear.h"
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,10 @@
 herd_status herd_context_reserve(herd_context *ctx, int n);
 
 #define F32(t) ((const float *)(t).data)
+
+/* y[n][out] = x[n][in] . w^T with the context's scratch. */
+#define LINEAR(y, x, w, n, in, out) \
+    HERD_TRY(herd_linear(y, x, &(w), n, in, out, ctx->s.xq, ctx->s.tile))
 
 static void rmsnorm_rows(float *out, const float *x, const herd_tensor *w,
                          int n, int dim, float eps)
@@ -23,7 +28,7 @@ static void rmsnorm_rows(float *out, const float *x, const herd_tensor *w,
 }
 
 /* Self-attention with RoPE and grouped-query heads; adds its output to x. */
-static void attention(herd_context *ctx, int l, const int *pos, int n)
+static herd_status attention(herd_context *ctx, int l, const int *pos, int n)
 {
     const herd_config *c = &ctx->m->cfg;
     const herd_layer_weights *L = &ctx->m->w.layers[l];
@@ -33,9 +38,9 @@ static void attention(herd_context *ctx, int l, const int *pos, int n)
     float *vc = ctx->v_cache + (size_t)l * ctx->n_ctx * kv_dim;
 
     rmsnorm_rows(s->xb, s->x, &L->attn_norm, n, dim, c->norm_eps);
-    herd_matmul(s->q, s->xb, F32(L->wq), n, dim, dim);
-    herd_matmul(s->k, s->xb, F32(L->wk), n, dim, kv_dim);
-    herd_matmul(s->v, s->xb, F32(L->wv), n, dim, kv_dim);
+    LINEAR(s->q, s->xb, L->wq, n, dim, dim);
+    LINEAR(s->k, s->xb, L->wk, n, dim, kv_dim);
+    LINEAR(s->v, s->xb, L->wv, n, dim, kv_dim);
     for (int t = 0; t < n; t++) {
         const float *cr = ctx->rope_cos + (size_t)pos[t] * half;
         const float *sr = ctx->rope_sin + (size_t)pos[t] * half;
@@ -54,25 +59,27 @@ static void attention(herd_context *ctx, int l, const int *pos, int n)
             herd_attention_head(s->att + qo, s->q + qo, kc + ko, vc + ko,
                                 pos[t] + 1, hd, kv_dim, scr);
         }
-    herd_matmul(s->xb, s->att, F32(L->wo), n, dim, dim);
+    LINEAR(s->xb, s->att, L->wo, n, dim, dim);
     for (size_t i = 0; i < (size_t)n * dim; i++)
         s->x[i] += s->xb[i];
+    return HERD_OK;
 }
 
 /* SwiGLU feed-forward: x += w2(silu(w1 xb) * w3 xb). */
-static void ffn(herd_context *ctx, int l, int n)
+static herd_status ffn(herd_context *ctx, int l, int n)
 {
     const herd_config *c = &ctx->m->cfg;
     const herd_layer_weights *L = &ctx->m->w.layers[l];
     herd_scratch *s = &ctx->s;
     int dim = c->dim, hid = c->hidden_dim;
     rmsnorm_rows(s->xb, s->x, &L->ffn_norm, n, dim, c->norm_eps);
-    herd_matmul(s->h1, s->xb, F32(L->w1), n, dim, hid);
-    herd_matmul(s->h3, s->xb, F32(L->w3), n, dim, hid);
+    LINEAR(s->h1, s->xb, L->w1, n, dim, hid);
+    LINEAR(s->h3, s->xb, L->w3, n, dim, hid);
     herd_swiglu(s->h1, s->h1, s->h3, n * hid);
-    herd_matmul(s->xb, s->h1, F32(L->w2), n, hid, dim);
+    LINEAR(s->xb, s->h1, L->w2, n, hid, dim);
     for (size_t i = 0; i < (size_t)n * dim; i++)
         s->x[i] += s->xb[i];
+    return HERD_OK;
 }
 
 static herd_status check_input(const herd_context *ctx, const int *tokens,
@@ -92,7 +99,7 @@ static herd_status check_input(const herd_context *ctx, const int *tokens,
 }
 
 /* Logits of the rows [first, first + rows) of the final normed stream. */
-static void output(herd_context *ctx, int first, int rows, float *logits)
+static herd_status output(herd_context *ctx, int first, int rows, float *logits)
 {
     const herd_model *m = ctx->m;
     const herd_config *c = &m->cfg;
@@ -100,7 +107,7 @@ static void output(herd_context *ctx, int first, int rows, float *logits)
     herd_scratch *s = &ctx->s;
     rmsnorm_rows(s->xb, s->x + (size_t)first * c->dim, &m->w.output_norm, rows,
                  c->dim, c->norm_eps);
-    herd_matmul(logits, s->xb, F32(*w), rows, c->dim, c->vocab_size);
+    return herd_linear(logits, s->xb, w, rows, c->dim, c->vocab_size, s->xq, s->tile);
 }
 
 static herd_status eval_at(herd_context *ctx, const int *tokens, const int *pos,
@@ -109,16 +116,15 @@ static herd_status eval_at(herd_context *ctx, const int *tokens, const int *pos,
     const herd_config *c = &ctx->m->cfg;
     HERD_TRY(check_input(ctx, tokens, pos, n));
     HERD_TRY(herd_context_reserve(ctx, n));
-    const float *emb = F32(ctx->m->w.tok_embeddings);
     for (int t = 0; t < n; t++)
-        memcpy(ctx->s.x + (size_t)t * c->dim, emb + (size_t)tokens[t] * c->dim,
-               c->dim * sizeof(float));
+        HERD_TRY(herd_embedding_row(ctx->s.x + (size_t)t * c->dim, &ctx->m->w.tok_embeddings,
+                                    tokens[t]));
     for (int l = 0; l < c->n_layers; l++) {
-        attention(ctx, l, pos, n);
-        ffn(ctx, l, n);
+        HERD_TRY(attention(ctx, l, pos, n));
+        HERD_TRY(ffn(ctx, l, n));
     }
     if (logits)
-        output(ctx, all_logits ? 0 : n - 1, all_logits ? n : 1, logits);
+        HERD_TRY(output(ctx, all_logits ? 0 : n - 1, all_logits ? n : 1, logits));
     ctx->pos = pos[n - 1] + 1;
     return HERD_OK;
 }
@@ -151,7 +157,7 @@ herd_status herd_forward_nocache(const herd_model *m, const int *tokens, int n,
         HERD_TRY(herd_context_new(m, t + 1, &ctx));
         herd_status s = herd_eval(ctx, tokens, NULL, t + 1, NULL, 0);
         if (s == HERD_OK)
-            output(ctx, t, 1, logits + (size_t)t * V);
+            s = output(ctx, t, 1, logits + (size_t)t * V);
         herd_context_free(ctx);
         HERD_TRY(s);
     }

@@ -9,6 +9,10 @@
 typedef enum {
     HERD_TYPE_F32 = 0,
     HERD_TYPE_F16 = 1,
+    HERD_TYPE_Q4_0 = 2,
+    HERD_TYPE_Q8_0 = 8,
+    HERD_TYPE_Q4_K = 12,
+    HERD_TYPE_Q6_K = 14,
     HERD_TYPE_BF16 = 30
 } herd_type;
 
@@ -18,8 +22,12 @@ typedef struct {
     int64_t rows, cols; /* a matmul weight is [out][in] */
 } herd_tensor;
 
-/* Bytes per element of a type, 0 if herd does not know it. */
+/* Bytes per element of a float type, 0 for a block (quantized) type or one
+ * herd does not know. */
 size_t herd_type_size(herd_type t);
+/* Bytes of a row of cols values in any type herd runs (quantized ones in
+ * whole blocks); 0 if unknown or cols is not a multiple of the block. */
+size_t herd_row_bytes(herd_type t, int64_t cols);
 const char *herd_type_name(herd_type t);
 
 #endif

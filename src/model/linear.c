@@ -1,0 +1,76 @@
+/* y = x W^T for a weight W [out][in] in any type herd runs, over n rows of
+ * x at once:
+ *  - F32: BLAS sgemm (n > 1) or the threaded matvec (n = 1);
+ *  - a type with a block dot product (Q4_0, Q8_0, Q4_K, Q6_K), few rows:
+ *    the activations are quantized to 8 bits once and multiplied with the
+ *    blocks directly, as llama.cpp does;
+ *  - otherwise (F16/BF16, or a prompt): tiles of W are widened to float32
+ *    and multiplied with sgemm, so no whole matrix is ever copied. */
+#include "model/linear.h"
+#include "base/error.h"
+#include "kernels/kernels.h"
+#include "quant/quant.h"
+#include <cblas.h>
+#include <stdint.h>
+
+size_t herd_linear_xq_bytes(int64_t max_in)
+{
+    return (size_t)max_in * sizeof(float) + 64;
+}
+
+size_t herd_linear_tile_floats(int64_t max_in)
+{
+    return (size_t)HERD_LINEAR_TILE * (size_t)max_in;
+}
+
+static herd_status tiled(float *y, const float *x, const herd_tensor *w, int n, int in,
+                         int out, float *tile)
+{
+    const herd_qtraits *q = herd_qtraits_get((herd_qtype)w->type);
+    size_t row = herd_row_bytes(w->type, in);
+    if (!q || !row)
+        return herd_fail(HERD_E_UNSUPPORTED, "no kernel for %s weights", herd_type_name(w->type));
+    for (int r0 = 0; r0 < out; r0 += HERD_LINEAR_TILE) {
+        int rows = out - r0 < HERD_LINEAR_TILE ? out - r0 : HERD_LINEAR_TILE;
+        #pragma omp parallel for schedule(static)
+        for (int r = 0; r < rows; r++)
+            q->to_float((const uint8_t *)w->data + (size_t)(r0 + r) * row,
+                        tile + (size_t)r * in, in);
+        if (n == 1)
+            herd_matmul(y + r0, x, tile, 1, in, rows);
+        else
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, rows, in, 1.0f, x, in,
+                        tile, in, 0.0f, y + r0, out);
+    }
+    return HERD_OK;
+}
+
+herd_status herd_linear(float *y, const float *x, const herd_tensor *w, int n, int in, int out,
+                        void *xq, float *tile)
+{
+    if (w->type == HERD_TYPE_F32) {
+        herd_matmul(y, x, w->data, n, in, out);
+        return HERD_OK;
+    }
+    const herd_qtraits *q = herd_qtraits_get((herd_qtype)w->type);
+    if (!q || !q->vec_dot || n > HERD_LINEAR_BLOCK_ROWS)
+        return tiled(y, x, w, n, in, out, tile);
+    size_t xrow = herd_activation_bytes((herd_qtype)w->type, in);
+    for (int t = 0; t < n; t++)
+        HERD_TRY(herd_quantize_activation((herd_qtype)w->type, x + (size_t)t * in, in,
+                                          (uint8_t *)xq + (size_t)t * xrow));
+    if (n == 1)
+        return herd_qmatvec(y, w->data, (herd_qtype)w->type, xq, out, in);
+    return herd_qmatmul(y, w->data, (herd_qtype)w->type, xq, out, in, n);
+}
+
+herd_status herd_embedding_row(float *dst, const herd_tensor *emb, int id)
+{
+    size_t row = herd_row_bytes(emb->type, emb->cols);
+    const herd_qtraits *q = herd_qtraits_get((herd_qtype)emb->type);
+    if (!q || !row)
+        return herd_fail(HERD_E_UNSUPPORTED, "no kernel for %s embeddings",
+                         herd_type_name(emb->type));
+    q->to_float((const uint8_t *)emb->data + (size_t)id * row, dst, emb->cols);
+    return HERD_OK;
+}

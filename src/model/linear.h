@@ -1,0 +1,25 @@
+/* Matrix products with weights in any type herd runs (linear.c). */
+#ifndef HERD_MODEL_LINEAR_H
+#define HERD_MODEL_LINEAR_H
+#include "model/model.h"
+
+/* Rows of a weight widened at a time for the sgemm path. */
+#define HERD_LINEAR_TILE 128
+/* Batches of at most this many rows go through the block dot products;
+ * larger ones through widened tiles and sgemm. */
+#define HERD_LINEAR_BLOCK_ROWS 8
+
+/* Scratch sizes for inputs up to max_in values: xq holds one quantized
+ * activation row per token (times the tokens of a batch), tile
+ * HERD_LINEAR_TILE widened weight rows. */
+size_t herd_linear_xq_bytes(int64_t max_in);
+size_t herd_linear_tile_floats(int64_t max_in);
+
+/* y[n][out] = x[n][in] . w^T; xq: HERD_LINEAR_BLOCK_ROWS * herd_linear_xq_bytes(in) bytes,
+ * tile: herd_linear_tile_floats(in) floats. */
+herd_status herd_linear(float *y, const float *x, const herd_tensor *w, int n, int in, int out,
+                        void *xq, float *tile);
+/* Row id of an embedding table in any type, as floats. */
+herd_status herd_embedding_row(float *dst, const herd_tensor *emb, int id);
+
+#endif
