@@ -20,7 +20,7 @@ size_t herd_linear_xq_bytes(int64_t max_in)
 
 size_t herd_linear_tile_floats(int64_t max_in)
 {
-    return (size_t)HERD_LINEAR_TILE * (size_t)max_in;
+    return max_in > HERD_LINEAR_TILE_FLOATS ? (size_t)max_in : HERD_LINEAR_TILE_FLOATS;
 }
 
 static herd_status tiled(float *y, const float *x, const herd_tensor *w, int n, int in,
@@ -30,8 +30,9 @@ static herd_status tiled(float *y, const float *x, const herd_tensor *w, int n, 
     size_t row = herd_row_bytes(w->type, in);
     if (!q || !row)
         return herd_fail(HERD_E_UNSUPPORTED, "no kernel for %s weights", herd_type_name(w->type));
-    for (int r0 = 0; r0 < out; r0 += HERD_LINEAR_TILE) {
-        int rows = out - r0 < HERD_LINEAR_TILE ? out - r0 : HERD_LINEAR_TILE;
+    int tile_rows = HERD_LINEAR_TILE_FLOATS / in > 0 ? HERD_LINEAR_TILE_FLOATS / in : 1;
+    for (int r0 = 0; r0 < out; r0 += tile_rows) {
+        int rows = out - r0 < tile_rows ? out - r0 : tile_rows;
         #pragma omp parallel for schedule(static)
         for (int r = 0; r < rows; r++)
             q->to_float((const uint8_t *)w->data + (size_t)(r0 + r) * row,

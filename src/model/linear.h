@@ -3,15 +3,16 @@
 #define HERD_MODEL_LINEAR_H
 #include "model/model.h"
 
-/* Rows of a weight widened at a time for the sgemm path. */
-#define HERD_LINEAR_TILE 128
+/* Floats of weight rows widened at a time for the sgemm path (16 MiB):
+ * large enough that each sgemm call is efficient. */
+#define HERD_LINEAR_TILE_FLOATS (1 << 22)
 /* Batches of at most this many rows go through the block dot products;
  * larger ones through widened tiles and sgemm. */
 #define HERD_LINEAR_BLOCK_ROWS 8
 
 /* Scratch sizes for inputs up to max_in values: xq holds one quantized
- * activation row per token (times the tokens of a batch), tile
- * HERD_LINEAR_TILE widened weight rows. */
+ * activation row per token (times the tokens of a batch), tile the
+ * widened weight rows. */
 size_t herd_linear_xq_bytes(int64_t max_in);
 size_t herd_linear_tile_floats(int64_t max_in);
 
