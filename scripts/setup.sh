@@ -15,7 +15,7 @@ for a in "$@"; do
   esac
 done
 
-pkgs="build-essential cmake pkg-config libopenblas-dev libcjson-dev libpcre2-dev"
+pkgs="build-essential cmake pkg-config libopenblas-dev libopenblas0-openmp libcjson-dev libpcre2-dev"
 [ "$want_test" = 1 ] && pkgs="$pkgs python3 python3-numpy python3-sentencepiece"
 missing=""
 for p in $pkgs; do
