@@ -51,7 +51,7 @@ herd_status herd_qmatvec(float *out, const void *w, herd_qtype wtype, const void
     const size_t wb = herd_qrow_bytes(wtype, cols);
     const herd_vec_dot_fn dot = wt->vec_dot;
     const char *wp = w;
-    #pragma omp parallel for schedule(static) if (rows * cols >= PARALLEL_MIN)
+    #pragma omp parallel for schedule(dynamic, 32) if (rows * cols >= PARALLEL_MIN)
     for (int64_t r = 0; r < rows; r++)
         out[r] = dot(cols, wp + (size_t)r * wb, xq);
     return HERD_OK;
