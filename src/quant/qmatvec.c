@@ -2,6 +2,8 @@
  * activations quantized once per vector, threaded with OpenMP over rows. */
 #include "quant/quant_impl.h"
 #include "base/error.h"
+#include "base/half.h"
+#include <math.h>
 
 /* Below this many weight values a product runs on one thread. */
 #define PARALLEL_MIN (1 << 16)
@@ -31,13 +33,34 @@ size_t herd_activation_bytes(herd_qtype wtype, int64_t n)
     return herd_qrow_bytes(w->vec_dot_type, n);
 }
 
+/* Activations to Q8_0 as llama.cpp's CPU backend quantizes them (its x86
+ * quantize_row_q8_0, not the _ref one weights are made with): scaled by
+ * 127 / amax and rounded half to even, so that herd and llama.cpp feed the
+ * same bytes to the same dot products. */
+static void activation_q8_0(const float *x, void *vy, int64_t n)
+{
+    herd_block_q8_0 *y = vy;
+    for (int64_t i = 0; i < n / HERD_QK8_0; i++, x += HERD_QK8_0) {
+        float amax = 0.0f;
+        for (int j = 0; j < HERD_QK8_0; j++)
+            amax = fmaxf(amax, fabsf(x[j]));
+        const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
+        y[i].d = herd_f32_to_f16(amax / 127.0f);
+        for (int j = 0; j < HERD_QK8_0; j++)
+            y[i].qs[j] = (int8_t)nearbyintf(x[j] * id); /* |x * id| <= 127 */
+    }
+}
+
 herd_status herd_quantize_activation(herd_qtype wtype, const float *x, int64_t n, void *out)
 {
     const herd_qtraits *w, *a;
     HERD_TRY(check(wtype, n, &w, &a));
     if (!x || !out)
         return herd_fail(HERD_E_ARG, "quant: NULL activation");
-    a->from_float(x, out, n);
+    if (w->vec_dot_type == HERD_QTYPE_Q8_0)
+        activation_q8_0(x, out, n);
+    else
+        a->from_float(x, out, n);
     return HERD_OK;
 }
 
