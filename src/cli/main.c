@@ -15,6 +15,7 @@ static const struct {
     {"detokenize", cli_detokenize, "turn token ids back into text"},
     {"perplexity", cli_perplexity, "measure a model's perplexity on a text, as llama-perplexity"},
     {"convert", cli_convert, "write a model as GGUF or as a Hugging Face folder"},
+    {"quantize", cli_quantize, "quantize a GGUF model (Q8_0, Q4_0, Q4_K_M, Q6_K), as llama-quantize"},
 };
 
 static void usage(FILE *f)

@@ -3,10 +3,12 @@
  * 3.1's goes in as the rope_freqs.weight tensor), the tokenizer
  * (SentencePiece as "llama"; byte-level BPE as "gpt2" with tokens in GPT-2's
  * byte-to-unicode spelling, token types and merges, pre-tokenizer
- * "llama-bpe") and the chat template. */
+ * "llama-bpe") and the chat template. Or, for a model rewritten from a
+ * GGUF file (herd quantize), that file's own metadata copied pair by pair. */
 #include "formats/gguf_buf.h"
 #include "formats/gguf.h"
 #include "formats/convert.h"
+#include "formats/quantize.h"
 #include "tokenizer/bpe.h"
 #include <stdio.h>
 #include <stdlib.h>
@@ -128,4 +130,90 @@ void herd_gguf_put_metadata(herd_gbuf *b, const herd_model *m, const char *name,
         put_spm(b, m->tok);
     if (m->chat_template)
         herd_gbuf_kv_str(b, "tokenizer.chat_template", m->chat_template);
+}
+
+/* ---- copying a parsed file's metadata ---- */
+
+static uint64_t le_u64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--)
+        v = v << 8 | p[i];
+    return v;
+}
+
+/* Bytes of a fixed-size value type, 0 for string and array. */
+static size_t fixed_bytes(uint32_t t)
+{
+    static const unsigned char sz[HERD_GGUF_NTYPES] = {1, 1, 2, 2, 4, 4, 4, 1, 0, 0, 8, 8, 8};
+    return t < HERD_GGUF_NTYPES ? sz[t] : 0;
+}
+
+static size_t value_bytes(uint32_t type, const uint8_t *p);
+
+/* Bytes of n elements of type at starting at p. */
+static size_t elements_bytes(uint32_t at, uint64_t n, const uint8_t *p)
+{
+    if (fixed_bytes(at))
+        return (size_t)n * fixed_bytes(at);
+    size_t len = 0;
+    for (uint64_t i = 0; i < n; i++)
+        len += value_bytes(at, p + len);
+    return len;
+}
+
+/* Bytes of one value at p (herd_gguf_parse has checked that it lies in the
+ * file, nested arrays included). */
+static size_t value_bytes(uint32_t type, const uint8_t *p)
+{
+    if (type == HERD_GGUF_STRING)
+        return 8 + (size_t)le_u64(p);
+    if (type == HERD_GGUF_ARRAY) {
+        uint32_t at = (uint32_t)(p[0] | p[1] << 8 | p[2] << 16 | (uint32_t)p[3] << 24);
+        return 12 + elements_bytes(at, le_u64(p + 4), p + 12);
+    }
+    return fixed_bytes(type);
+}
+
+static void copy_kv(herd_gbuf *b, const herd_gguf_kv *kv)
+{
+    herd_gbuf_str(b, kv->key.p, kv->key.len);
+    herd_gbuf_u32(b, kv->type);
+    if (kv->type == HERD_GGUF_ARRAY) {
+        herd_gbuf_u32(b, kv->arr_type);
+        herd_gbuf_u64(b, kv->arr_n);
+        herd_gbuf_put(b, kv->val, elements_bytes(kv->arr_type, kv->arr_n, kv->val));
+    } else {
+        herd_gbuf_put(b, kv->val, value_bytes(kv->type, kv->val));
+    }
+    b->n_kv++;
+}
+
+static int key_is(const herd_gguf_kv *kv, const char *key)
+{
+    return herd_gguf_str_eq(kv->key, key);
+}
+
+void herd_gguf_copy_metadata(herd_gbuf *b, const herd_gguf *g, uint32_t file_type,
+                             uint32_t quant_version)
+{
+    int put_ftype = 0, put_qv = 0;
+    for (uint64_t i = 0; i < g->n_kv; i++) {
+        const herd_gguf_kv *kv = &g->kv[i];
+        if (key_is(kv, "general.file_type")) {
+            herd_gbuf_kv_u32(b, "general.file_type", file_type);
+            put_ftype = 1;
+        } else if (key_is(kv, "general.quantization_version") && quant_version) {
+            herd_gbuf_kv_u32(b, "general.quantization_version", quant_version);
+            put_qv = 1;
+        } else if (key_is(kv, "general.alignment")) {
+            herd_gbuf_kv_u32(b, "general.alignment", HERD_GGUF_DEFAULT_ALIGNMENT);
+        } else if (kv->key.len < 6 || memcmp(kv->key.p, "split.", 6) != 0) {
+            copy_kv(b, kv);
+        }
+    }
+    if (!put_qv && quant_version)
+        herd_gbuf_kv_u32(b, "general.quantization_version", quant_version);
+    if (!put_ftype)
+        herd_gbuf_kv_u32(b, "general.file_type", file_type);
 }
