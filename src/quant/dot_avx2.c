@@ -43,6 +43,7 @@ HERD_TARGET_AVX2 float herd_dot_q8_0_avx2(int64_t n, const void *vw, const void 
     __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
     int64_t i = 0;
     for (; i + 2 <= nb; i += 2) {
+        prefetch_ahead(&w[i], 2 * (int)sizeof w[i]);
         a0 = q8_0_block(&w[i], &x[i], a0);
         a1 = q8_0_block(&w[i + 1], &x[i + 1], a1);
     }
@@ -67,6 +68,7 @@ HERD_TARGET_AVX2 float herd_dot_q4_0_avx2(int64_t n, const void *vw, const void 
     __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
     int64_t i = 0;
     for (; i + 2 <= nb; i += 2) {
+        prefetch_ahead(&w[i], 2 * (int)sizeof w[i]);
         a0 = q4_0_block(&w[i], &x[i], a0);
         a1 = q4_0_block(&w[i + 1], &x[i + 1], a1);
     }
@@ -82,6 +84,7 @@ HERD_TARGET_AVX2 float herd_dot_q4_K_avx2(int64_t n, const void *vw, const void 
     const __m256i lo4 = _mm256_set1_epi8(0x0f);
     __m256 acc = _mm256_setzero_ps(), accm = _mm256_setzero_ps();
     for (int64_t i = 0; i < n / HERD_QK_K; i++) {
+        prefetch_ahead(&w[i], (int)sizeof w[i]);
         uint8_t sc[8], m[8];
         q4_K_scales(w[i].scales, sc, m);
         const __m256i scv = _mm256_broadcastsi128_si256(
@@ -131,6 +134,7 @@ HERD_TARGET_AVX2 float herd_dot_q6_K_avx2(int64_t n, const void *vw, const void 
     const herd_block_q8_K *x = vx;
     __m256 acc = _mm256_setzero_ps();
     for (int64_t i = 0; i < n / HERD_QK_K; i++) {
+        prefetch_ahead(&w[i], (int)sizeof w[i]);
         __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)w[i].scales));
         /* the -32 offset: 32 * sum_j sc_j * (sum of sub-block j's activations) */
         __m256i off = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)x[i].bsums), sc16);
@@ -162,6 +166,7 @@ HERD_TARGET_AVX2 float herd_dot_f32_avx2(int64_t n, const void *vw, const void *
     __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
     int64_t i = 0;
     for (; i + 16 <= n; i += 16) {
+        prefetch_ahead(&w[i], 64);
         a0 = _mm256_fmadd_ps(_mm256_loadu_ps(w + i), _mm256_loadu_ps(x + i), a0);
         a1 = _mm256_fmadd_ps(_mm256_loadu_ps(w + i + 8), _mm256_loadu_ps(x + i + 8), a1);
     }
@@ -178,6 +183,7 @@ HERD_TARGET_AVX2 float herd_dot_f16_avx2(int64_t n, const void *vw, const void *
     __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
     int64_t i = 0;
     for (; i + 16 <= n; i += 16) {
+        prefetch_ahead(&w[i], 32);
         __m256 w0 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(w + i)));
         __m256 w1 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(w + i + 8)));
         a0 = _mm256_fmadd_ps(w0, _mm256_loadu_ps(x + i), a0);
@@ -202,6 +208,7 @@ HERD_TARGET_AVX2 float herd_dot_bf16_avx2(int64_t n, const void *vw, const void 
     __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
     int64_t i = 0;
     for (; i + 16 <= n; i += 16) {
+        prefetch_ahead(&w[i], 32);
         a0 = _mm256_fmadd_ps(bf16x8(w + i), _mm256_loadu_ps(x + i), a0);
         a1 = _mm256_fmadd_ps(bf16x8(w + i + 8), _mm256_loadu_ps(x + i + 8), a1);
     }

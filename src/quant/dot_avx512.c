@@ -21,6 +21,7 @@ HERD_TARGET_AVX512 float herd_dot_f32_avx512(int64_t n, const void *vw, const vo
     __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps();
     int64_t i = 0;
     for (; i + 32 <= n; i += 32) {
+        prefetch_ahead(&w[i], 32 * (int)sizeof w[i]);
         a0 = _mm512_fmadd_ps(_mm512_loadu_ps(w + i), _mm512_loadu_ps(x + i), a0);
         a1 = _mm512_fmadd_ps(_mm512_loadu_ps(w + i + 16), _mm512_loadu_ps(x + i + 16), a1);
     }
@@ -38,6 +39,7 @@ HERD_TARGET_AVX512 float herd_dot_f16_avx512(int64_t n, const void *vw, const vo
     __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps();
     int64_t i = 0;
     for (; i + 32 <= n; i += 32) {
+        prefetch_ahead(&w[i], 32 * (int)sizeof w[i]);
         __m512 w0 = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(w + i)));
         __m512 w1 = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(w + i + 16)));
         a0 = _mm512_fmadd_ps(w0, _mm512_loadu_ps(x + i), a0);
@@ -63,6 +65,7 @@ HERD_TARGET_AVX512 float herd_dot_bf16_avx512(int64_t n, const void *vw, const v
     __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps();
     int64_t i = 0;
     for (; i + 32 <= n; i += 32) {
+        prefetch_ahead(&w[i], 32 * (int)sizeof w[i]);
         __m512 w0 = bf16x16(_mm256_loadu_si256((const __m256i *)(w + i)));
         __m512 w1 = bf16x16(_mm256_loadu_si256((const __m256i *)(w + i + 16)));
         a0 = _mm512_fmadd_ps(w0, _mm512_loadu_ps(x + i), a0);

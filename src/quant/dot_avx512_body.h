@@ -35,6 +35,7 @@ AVX512_TARGET float AVX512_NAME(q8_0)(int64_t n, const void *vw, const void *vx)
     __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
     int64_t i = 0;
     for (; i + 2 <= nb; i += 2) {
+        prefetch_ahead(&w[i], 2 * (int)sizeof w[i]);
         a0 = q8_0_block(&w[i], &x[i], a0);
         a1 = q8_0_block(&w[i + 1], &x[i + 1], a1);
     }
@@ -62,6 +63,7 @@ AVX512_TARGET float AVX512_NAME(q4_0)(int64_t n, const void *vw, const void *vx)
     __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
     int64_t i = 0;
     for (; i + 2 <= nb; i += 2) {
+        prefetch_ahead(&w[i], 2 * (int)sizeof w[i]);
         a0 = q4_0_block(&w[i], &x[i], a0);
         a1 = q4_0_block(&w[i + 1], &x[i + 1], a1);
     }
@@ -77,6 +79,7 @@ AVX512_TARGET float AVX512_NAME(q4_K)(int64_t n, const void *vw, const void *vx)
     const __m256i lo4 = _mm256_set1_epi8(0x0f);
     __m256 acc = _mm256_setzero_ps(), accm = _mm256_setzero_ps();
     for (int64_t i = 0; i < n / HERD_QK_K; i++) {
+        prefetch_ahead(&w[i], (int)sizeof w[i]);
         uint8_t sc[8], m[8];
         q4_K_scales(w[i].scales, sc, m);
         const __m256i scv = _mm256_broadcastsi128_si256(
@@ -112,6 +115,7 @@ AVX512_TARGET float AVX512_NAME(q6_K)(int64_t n, const void *vw, const void *vx)
     const __m512i four = _mm512_set1_epi16(4);
     __m512 acc = _mm512_setzero_ps();
     for (int64_t i = 0; i < n / HERD_QK_K; i++) {
+        prefetch_ahead(&w[i], (int)sizeof w[i]);
         __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)w[i].scales));
         __m512i scz = _mm512_zextsi256_si512(sc16);
         __m256i off = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)x[i].bsums), sc16);
