@@ -72,6 +72,10 @@ typedef struct herd_context herd_context;
  * folder (config.json + *.safetensors). The format is detected from the
  * path and the file's magic. */
 herd_status herd_model_open(const char *path, herd_model **out);
+/* The same with the tokenizer file tokenizer (tokenizer.model, tokenizer.bin,
+ * tokenizer.json) in place of the one the model carries; NULL: the model's.
+ * Its vocabulary must be the model's. */
+herd_status herd_model_open_ex(const char *path, const char *tokenizer, herd_model **out);
 void herd_model_free(herd_model *m);
 const herd_config *herd_model_config(const herd_model *m);
 /* The tokenizer the model file carries (GGUF metadata, tokenizer.model beside

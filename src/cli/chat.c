@@ -141,29 +141,6 @@ static int chat_loop(chat_session *cs)
     }
 }
 
-static int open_tokenizer(const chat_opts *o, herd_model *m, herd_tokenizer **own,
-                          const herd_tokenizer **tok)
-{
-    *tok = herd_model_tokenizer(m);
-    if (o->tokenizer) {
-        herd_status s = herd_tokenizer_open(o->tokenizer, own);
-        if (s != HERD_OK)
-            return cli_fail(s, "");
-        *tok = *own;
-        if (herd_tokenizer_n_vocab(*tok) != herd_model_config(m)->vocab_size) {
-            fprintf(stderr, "herd: %s has %d tokens but the model's vocabulary is %d\n",
-                    o->tokenizer, herd_tokenizer_n_vocab(*tok),
-                    herd_model_config(m)->vocab_size);
-            return 1;
-        }
-    }
-    if (!*tok) {
-        fprintf(stderr, "herd: %s carries no tokenizer: give one with -z\n", o->model);
-        return 1;
-    }
-    return 0;
-}
-
 int cli_chat(int argc, char **argv)
 {
     chat_opts o = {.n_predict = 1024, .sp = herd_sampler_defaults()};
@@ -180,12 +157,15 @@ int cli_chat(int argc, char **argv)
     }
     herd_set_threads(o.threads ? o.threads : (int)sysconf(_SC_NPROCESSORS_ONLN));
     herd_model *m;
-    herd_status s = herd_model_open(o.model, &m);
+    herd_status s = herd_model_open_ex(o.model, o.tokenizer, &m);
     if (s != HERD_OK)
         return cli_fail(s, "");
-    herd_tokenizer *own = NULL;
-    const herd_tokenizer *tok;
-    int rc = open_tokenizer(&o, m, &own, &tok);
+    const herd_tokenizer *tok = herd_model_tokenizer(m);
+    int rc = 0;
+    if (!tok) {
+        fprintf(stderr, "herd: %s carries no tokenizer: give one with -z\n", o.model);
+        rc = 1;
+    }
     chat_session *cs = NULL;
     if (!rc && (s = chat_session_new(&o, m, tok, &cs)) != HERD_OK)
         rc = cli_fail(s, "");
@@ -194,7 +174,6 @@ int cli_chat(int argc, char **argv)
         rc = chat_loop(cs);
     }
     chat_session_free(cs);
-    herd_tokenizer_free(own);
     herd_model_free(m);
     return rc;
 }

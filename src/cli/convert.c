@@ -129,7 +129,7 @@ int cli_convert(int argc, char **argv)
     if (r <= 0)
         return r < 0 ? 0 : 2;
     herd_model *m;
-    herd_status s = herd_convert_open(o.in, o.tokenizer, &m);
+    herd_status s = herd_model_load(o.in, o.tokenizer, &m);
     if (s != HERD_OK)
         return cli_fail(s, "");
     herd_convert_opts co = {.type = o.type, .force = o.force, .progress = progress,

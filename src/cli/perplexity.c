@@ -216,23 +216,11 @@ int cli_perplexity(int argc, char **argv)
         return r < 0 ? 0 : 2;
     herd_set_threads(o.threads ? o.threads : (int)sysconf(_SC_NPROCESSORS_ONLN));
     herd_model *m;
-    herd_status s = herd_model_open(o.model, &m);
+    herd_status s = herd_model_open_ex(o.model, o.tokenizer, &m);
     if (s != HERD_OK)
         return cli_fail(s, "");
-    herd_tokenizer *own = NULL, *tok = herd_model_tokenizer(m);
+    const herd_tokenizer *tok = herd_model_tokenizer(m);
     int rc = 1, n = 0, *ids = NULL, V = herd_model_config(m)->vocab_size;
-    if (o.tokenizer) {
-        if ((s = herd_tokenizer_open(o.tokenizer, &own)) != HERD_OK) {
-            cli_fail(s, "");
-            goto out;
-        }
-        tok = own;
-        if (herd_tokenizer_n_vocab(tok) != V) {
-            fprintf(stderr, "herd: %s has %d tokens but the model's vocabulary is %d\n",
-                    o.tokenizer, herd_tokenizer_n_vocab(tok), V);
-            goto out;
-        }
-    }
     if (!tok && !o.ids) {
         fprintf(stderr, "herd: %s carries no tokenizer: give one with -z, or token ids "
                 "with --ids\n", o.model);
@@ -249,7 +237,6 @@ int cli_perplexity(int argc, char **argv)
     rc = score(&o, m, ids, n, tok ? herd_tokenizer_bos(tok) : 1);
 out:
     free(ids);
-    herd_tokenizer_free(own);
     herd_model_free(m);
     return rc;
 }

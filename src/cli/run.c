@@ -157,23 +157,11 @@ int cli_run(int argc, char **argv)
     }
     herd_set_threads(o.threads ? o.threads : (int)sysconf(_SC_NPROCESSORS_ONLN));
     herd_model *m;
-    herd_status s = herd_model_open(o.model, &m);
+    herd_status s = herd_model_open_ex(o.model, o.tokenizer, &m);
     if (s != HERD_OK)
         return cli_fail(s, "");
-    herd_tokenizer *own = NULL, *tok = herd_model_tokenizer(m);
+    const herd_tokenizer *tok = herd_model_tokenizer(m);
     int rc = 1, n_ids = 0, bos_only = 1, *ids = NULL;
-    if (o.tokenizer) {
-        if ((s = herd_tokenizer_open(o.tokenizer, &own)) != HERD_OK) {
-            cli_fail(s, "");
-            goto out;
-        }
-        tok = own;
-        if (herd_tokenizer_n_vocab(tok) != herd_model_config(m)->vocab_size) {
-            fprintf(stderr, "herd: %s has %d tokens but the model's vocabulary is %d\n",
-                    o.tokenizer, herd_tokenizer_n_vocab(tok), herd_model_config(m)->vocab_size);
-            goto out;
-        }
-    }
     if (!tok && ((o.prompt && *o.prompt) || !o.print_ids)) {
         fprintf(stderr, "herd: %s carries no tokenizer: give one with -z, or use --ids "
                 "with an empty prompt\n", o.model);
@@ -190,7 +178,6 @@ int cli_run(int argc, char **argv)
 out:
     if (ids != &bos_only)
         free(ids);
-    herd_tokenizer_free(own);
     herd_model_free(m);
     return rc;
 }

@@ -1,7 +1,7 @@
 /* herd convert: a model in any format herd reads (GGUF, Hugging Face
  * folder, llama2.c) written as GGUF or as a Hugging Face folder, with its
  * tokenizer and chat template. The pieces: opening a model without widening
- * its weights (convert_open.c), the output's replace-or-refuse logic
+ * its weights (herd_model_load), the output's replace-or-refuse logic
  * (convert.c), element-type conversion of rows (convert_rows.c), Llama 3.1's
  * rope scaling as llama.cpp's rope_freqs divisors and back
  * (convert_rope.c), a byte-level BPE tokenizer's merges list
@@ -23,14 +23,6 @@ typedef struct {
     herd_warn_fn warn;         /* may be NULL */
     void *user;
 } herd_convert_opts;
-
-/* Opens a model as herd_model_open does (every format, every check) but
- * leaves the weights in their file types: nothing is widened to F32, so a
- * BF16 model stays BF16-sized in memory. tokenizer, when not NULL, is a
- * tokenizer file that replaces the one the model carries (its size must be
- * the model's vocabulary). Such a model is for writing, not for
- * herd_forward/herd_eval. */
-herd_status herd_convert_open(const char *path, const char *tokenizer, herd_model **out);
 
 /* Writes m to out: GGUF when out ends in ".gguf", else a Hugging Face
  * folder. An existing out is an error unless o->force; either way the

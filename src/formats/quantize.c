@@ -179,7 +179,7 @@ herd_status herd_quantize_gguf(const char *in, const char *out, const herd_quant
         return herd_fail(HERD_E_ARG, "no input or no output path");
     HERD_TRY(check_paths(in, out, o->force));
     herd_model *m;
-    HERD_TRY(herd_convert_open(in, NULL, &m));
+    HERD_TRY(herd_model_load(in, NULL, &m));
     herd_map map = {0};
     herd_gguf g;
     memset(&g, 0, sizeof g);

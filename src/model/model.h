@@ -51,6 +51,11 @@ herd_status herd_model_alloc_layers(herd_model *m);
  * theta^(-2i/head_dim), then scaled as the config and rope_freqs say. */
 void herd_rope_freqs(const herd_model *m, double *freqs);
 
+/* herd_model_open without herd_model_prepare: the weights stay as the file
+ * has them (converters read them so); tokenizer, when not NULL, replaces
+ * the model's own. Checked like herd_model_open. */
+herd_status herd_model_load(const char *path, const char *tokenizer, herd_model **out);
+
 /* Checks every tensor's presence, type and shape against the config. */
 herd_status herd_model_check(const herd_model *m);
 /* Widens every weight to float32 for the kernels (F32 stays in place). */

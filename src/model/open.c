@@ -40,7 +40,7 @@ static herd_status check_tokenizer(const herd_model *m)
     return HERD_OK;
 }
 
-herd_status herd_model_open(const char *path, herd_model **out)
+herd_status herd_model_load(const char *path, const char *tokenizer, herd_model **out)
 {
     *out = NULL;
     herd_model *m = calloc(1, sizeof *m);
@@ -51,16 +51,38 @@ herd_status herd_model_open(const char *path, herd_model **out)
     herd_status s = load(path, m);
     if (s == HERD_OK && (s = herd_model_check(m)) != HERD_OK)
         herd_fail_prefix(s, "%s", path);
+    if (s == HERD_OK && tokenizer) {
+        herd_tokenizer *t;
+        if ((s = herd_tokenizer_open(tokenizer, &t)) == HERD_OK) {
+            herd_tokenizer_free(m->tok);
+            m->tok = t;
+        }
+    }
     if (s == HERD_OK && (s = check_tokenizer(m)) != HERD_OK)
-        herd_fail_prefix(s, "%s", path);
-    if (s == HERD_OK && (s = herd_model_prepare(m)) != HERD_OK)
-        herd_fail_prefix(s, "%s", path);
+        herd_fail_prefix(s, "%s", tokenizer ? tokenizer : path);
     if (s != HERD_OK) {
         herd_model_free(m);
         return s;
     }
     *out = m;
     return HERD_OK;
+}
+
+herd_status herd_model_open(const char *path, herd_model **out)
+{
+    return herd_model_open_ex(path, NULL, out);
+}
+
+herd_status herd_model_open_ex(const char *path, const char *tokenizer, herd_model **out)
+{
+    HERD_TRY(herd_model_load(path, tokenizer, out));
+    herd_status s = herd_model_prepare(*out);
+    if (s != HERD_OK) {
+        herd_fail_prefix(s, "%s", path);
+        herd_model_free(*out);
+        *out = NULL;
+    }
+    return s;
 }
 
 void herd_model_free(herd_model *m)
