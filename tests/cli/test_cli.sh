@@ -2,21 +2,7 @@
 # The command line as a user meets it: help, the shipped model, and bad
 # input of every kind giving a one-line error and a non-zero exit, no crash.
 set -u
-herd="$HERD_BIN/herd"
-tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
-fail=0
-ok() { echo "ok: $1"; }
-bad() { echo "FAIL: $1"; fail=1; }
-
-# expect_error DESCRIPTION PATTERN -- command...: exits 1 or 2 (not a
-# signal), and stderr names the problem.
-expect_error() {
-  local what="$1" pat="$2"; shift 3
-  "$@" >"$tmp/out" 2>"$tmp/err"; local rc=$?
-  if [ $rc -ne 1 ] && [ $rc -ne 2 ]; then bad "$what: exit $rc"; cat "$tmp/err"; return; fi
-  if ! grep -qi -- "$pat" "$tmp/err"; then bad "$what: stderr lacks '$pat'"; cat "$tmp/err"; return; fi
-  ok "$what: $(head -c 200 "$tmp/err" | head -n 1)"
-}
+. "$(dirname "$0")/lib.sh"
 
 for cmd in run info bench; do
   "$herd" $cmd --help >"$tmp/out" 2>&1 && grep -q "usage: herd $cmd" "$tmp/out" \

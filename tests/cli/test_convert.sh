@@ -9,22 +9,10 @@
 # must give the golden logits, and python3-sentencepiece must encode with
 # the tokenizer.model herd wrote exactly as with Meta's original.
 set -u
-herd="$HERD_BIN/herd"
 src="${HERD_SOURCE:-.}"
 fix="$src/tests/fixtures/models"
 shared="${HERD_SHARED:-../shared}"
-tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
-fail=0
-ok() { echo "ok: $1"; }
-bad() { echo "FAIL: $1"; fail=1; }
-
-expect_error() {
-  local what="$1" pat="$2"; shift 3
-  "$@" >"$tmp/out" 2>"$tmp/err"; local rc=$?
-  if [ $rc -ne 1 ] && [ $rc -ne 2 ]; then bad "$what: exit $rc"; cat "$tmp/err"; return; fi
-  if ! grep -qi -- "$pat" "$tmp/err"; then bad "$what: stderr lacks '$pat'"; cat "$tmp/err"; return; fi
-  ok "$what: $(grep -v 'tensor [0-9]' "$tmp/err" | head -n 1)"
-}
+. "$(dirname "$0")/lib.sh"
 # No OUT.tmp* or OUT.old* left beside anything in a folder.
 no_leftovers() {
   if ls -a "$1" | grep -q '\.tmp\|\.old'; then bad "$2: leftovers: $(ls -a "$1" | tr '\n' ' ')"; else ok "$2: nothing left behind"; fi

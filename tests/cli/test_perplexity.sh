@@ -5,20 +5,8 @@
 # agreeing, a real checkpoint scoring its own greedy text low and a shuffle
 # of it high, and bad input giving a one-line error.
 set -u
-herd="$HERD_BIN/herd"
 src="$HERD_SOURCE"
-tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
-fail=0
-ok() { echo "ok: $1"; }
-bad() { echo "FAIL: $1"; fail=1; }
-
-expect_error() {
-  local what="$1" pat="$2"; shift 3
-  "$@" >"$tmp/out" 2>"$tmp/err"; local rc=$?
-  if [ $rc -ne 1 ] && [ $rc -ne 2 ]; then bad "$what: exit $rc"; cat "$tmp/err"; return; fi
-  if ! grep -qi -- "$pat" "$tmp/err"; then bad "$what: stderr lacks '$pat'"; cat "$tmp/err"; return; fi
-  ok "$what: $(head -n 1 "$tmp/err")"
-}
+. "$(dirname "$0")/lib.sh"
 
 # ppl_ref.py's lcg_ids: x -> (75 x + 74) mod 65537 from 1, id = x mod V.
 lcg() { awk -v n="$1" -v v="$2" 'BEGIN { x = 1; for (i = 0; i < n; i++) {

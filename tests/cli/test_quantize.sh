@@ -22,7 +22,6 @@
 #     K-quant block, so Q4_K_M there is Q8_0 and F16 throughout (the same
 #     tensor types as Q8_0): the figures say so.
 set -u
-herd="$HERD_BIN/herd"
 src="${HERD_SOURCE:-.}"
 shared="${HERD_SHARED:-../shared}"
 fix="$src/tests/fixtures/models"
@@ -30,20 +29,9 @@ peer="${HERD_LLAMACPP:-$HOME/.cache/herd-bench/llamacpp/bin/llamacpp_bench}"
 gw="$shared/bench/gguf_write.py"
 tok2="$shared/tokenizers/llama2/tokenizer.model"
 stories="$shared/models/stories260K.bin"
-tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
-fail=0
+. "$(dirname "$0")/lib.sh"
+ONE_LINE=1
 skipped=0
-ok() { echo "ok: $1"; }
-bad() { echo "FAIL: $1"; fail=1; }
-
-expect_error() {
-  local what="$1" pat="$2"; shift 3
-  "$@" >"$tmp/out" 2>"$tmp/err"; local rc=$?
-  if [ $rc -ne 1 ] && [ $rc -ne 2 ]; then bad "$what: exit $rc"; cat "$tmp/err"; return; fi
-  if ! grep -qi -- "$pat" "$tmp/err"; then bad "$what: stderr lacks '$pat'"; cat "$tmp/err"; return; fi
-  [ "$(wc -l <"$tmp/err")" -eq 1 ] || { bad "$what: more than one line"; cat "$tmp/err"; return; }
-  ok "$what: $(head -n 1 "$tmp/err")"
-}
 
 # ---- 1. the command line ----
 "$herd" quantize --help >"$tmp/out" && grep -q "usage: herd quantize" "$tmp/out" && ok "quantize --help" || bad "quantize --help"
