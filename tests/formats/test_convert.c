@@ -99,7 +99,7 @@ static void check_logits(const char *path, const golden *g, const herd_config *w
 static int convert(const char *in, const char *out, herd_type type)
 {
     herd_model *m;
-    herd_status s = herd_convert_open(in, NULL, &m);
+    herd_status s = herd_model_load(in, NULL, &m);
     CHECK_MSG(s == HERD_OK, "open %s: %s", in, herd_last_error());
     if (s != HERD_OK)
         return 0;
