@@ -38,7 +38,7 @@ median_of() { sed -n 's/.*_median=\([0-9.]*\).*/\1/p' | tail -1; }
 calc() { awk "BEGIN { printf \"$1\", $2 }"; }
 
 bash "$shared/bench/wait_idle.sh" 0.10 300 || true
-bw=$(OMP_NUM_THREADS=$t OMP_PROC_BIND=spread "$dir/limits_bw" 1 5 | median_of)
+bw=$(OMP_NUM_THREADS=$t OMP_PROC_BIND=spread "$dir/limits_bw" 2 10 | median_of)
 gemm=$(OPENBLAS_NUM_THREADS=$t "$dir/limits_gemm" 2048 5 | median_of)
 echo "machine: read bandwidth $bw GB/s, sgemm $gemm GFLOP/s ($t threads)"
 printf "%-10s %-5s %5s %9s %9s %6s %6s %6s %8s %8s %6s %6s %6s %7s\n" shape type P herd_pp llama_pp \
