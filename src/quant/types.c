@@ -61,6 +61,13 @@ static void init(void)
     herd_simd_level l = herd_simd_active();
     for (int i = 0; i < N_TYPES; i++)
         table[i].vec_dot = herd_vec_dot_at(ids[i], l);
+#if defined(__x86_64__) || defined(__i386__)
+    if (l >= HERD_SIMD_AVX2) {
+        table[1].to_float = herd_f16_to_float_avx2;
+        table[3].to_float = herd_dequantize_q4_0_avx2;
+        table[4].to_float = herd_dequantize_q8_0_avx2;
+    }
+#endif
 }
 
 const herd_qtraits *herd_qtraits_get(herd_qtype t)
