@@ -49,6 +49,8 @@ float herd_dot_f16_avx2(int64_t n, const void *w, const void *x);
 void herd_f16_to_float_avx2(const void *s, float *d, int64_t n);
 void herd_dequantize_q8_0_avx2(const void *x, float *y, int64_t n);
 void herd_dequantize_q4_0_avx2(const void *x, float *y, int64_t n);
+void herd_dequantize_q4_K_avx2(const void *x, float *y, int64_t n);
+void herd_dequantize_q6_K_avx2(const void *x, float *y, int64_t n);
 float herd_dot_bf16_avx2(int64_t n, const void *w, const void *x);
 
 /* AVX-512 F/BW/VL/DQ (dot_avx512.c; Q8_0, Q4_0 and Q4_K use the AVX2 ones), and

@@ -66,6 +66,8 @@ static void init(void)
         table[1].to_float = herd_f16_to_float_avx2;
         table[3].to_float = herd_dequantize_q4_0_avx2;
         table[4].to_float = herd_dequantize_q8_0_avx2;
+        table[5].to_float = herd_dequantize_q4_K_avx2;
+        table[6].to_float = herd_dequantize_q6_K_avx2;
     }
 #endif
 }

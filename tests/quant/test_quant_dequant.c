@@ -1,7 +1,7 @@
 /* The SIMD row conversions to float (dequant_avx2.c) give the scalar ones'
  * bits exactly: F16 over all 65536 halves (subnormals, infinities; NaNs
  * stay NaNs),
- * Q8_0 and Q4_0 over random blocks with every scale. */
+ * Q8_0, Q4_0, Q4_K and Q6_K over random blocks with every scale. */
 #include "quant/quant_impl.h"
 #include "base/half.h"
 #include "test.h"
@@ -66,5 +66,7 @@ int main(void)
     test_f16();
     test_blocks(HERD_QTYPE_Q8_0, herd_dequantize_q8_0);
     test_blocks(HERD_QTYPE_Q4_0, herd_dequantize_q4_0);
+    test_blocks(HERD_QTYPE_Q4_K, herd_dequantize_q4_K);
+    test_blocks(HERD_QTYPE_Q6_K, herd_dequantize_q6_K);
     TEST_END();
 }
