@@ -37,25 +37,11 @@ static herd_status check_spec(const herd_bpe_spec *s, const char *what, size_t *
 
 static herd_status fill(herd_tokenizer *t, const herd_bpe_spec *s, size_t total, const char *what)
 {
-    size_t n = (size_t)s->n;
-    t->blob = malloc(total);
-    t->off = malloc(n * sizeof *t->off);
-    t->len = malloc(n * sizeof *t->len);
-    t->score = calloc(n, sizeof *t->score);
-    t->type = malloc(n);
-    t->bpe = calloc(1, sizeof *t->bpe);
-    if (!t->blob || !t->off || !t->len || !t->score || !t->type || !t->bpe)
-        return herd_fail(HERD_E_NOMEM, "%s: out of memory for %d tokens", what, s->n);
-    size_t at = 0;
-    for (int i = 0; i < s->n; i++) {
-        if (s->lens[i])
-            memcpy(t->blob + at, s->pieces[i], s->lens[i]);
-        t->blob[at + s->lens[i]] = 0;
-        t->off[i] = (uint32_t)at;
-        t->len[i] = (uint32_t)s->lens[i];
+    HERD_TRY(herd_vocab_fill(t, s->n, s->pieces, s->lens, total, what));
+    if (!(t->bpe = calloc(1, sizeof *t->bpe)))
+        return herd_fail(HERD_E_NOMEM, "%s: out of memory", what);
+    for (int i = 0; i < s->n; i++)
         t->type[i] = (uint8_t)s->types[i];
-        at += s->lens[i] + 1;
-    }
     return HERD_OK;
 }
 

@@ -65,6 +65,11 @@ typedef struct {
 /* Builds a SentencePiece tokenizer; what names the source in messages. */
 herd_status herd_spm_build(const herd_spm_spec *s, const char *what, herd_tokenizer **out);
 
+/* Allocates a vocabulary of n pieces (total bytes with a NUL after each)
+ * and copies them in; scores zeroed, types left for the caller. */
+herd_status herd_vocab_fill(herd_tokenizer *t, int n, const char *const *pieces,
+                            const size_t *lens, size_t total, const char *what);
+
 /* Piece lookup: the id of the piece with these bytes, -1 when none. */
 int herd_piece_find(const herd_tokenizer *t, const char *s, size_t n);
 herd_status herd_piece_map_init(herd_tokenizer *t, const char *what);

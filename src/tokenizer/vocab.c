@@ -100,24 +100,32 @@ static herd_status check_spec(const herd_spm_spec *s, const char *what, size_t *
     return HERD_OK;
 }
 
+herd_status herd_vocab_fill(herd_tokenizer *t, int n, const char *const *pieces,
+                            const size_t *lens, size_t total, const char *what)
+{
+    t->blob = malloc(total);
+    t->off = malloc((size_t)n * sizeof *t->off);
+    t->len = malloc((size_t)n * sizeof *t->len);
+    t->score = calloc((size_t)n, sizeof *t->score);
+    t->type = malloc((size_t)n);
+    if (!t->blob || !t->off || !t->len || !t->score || !t->type)
+        return herd_fail(HERD_E_NOMEM, "%s: out of memory for %d pieces", what, n);
+    size_t at = 0;
+    for (int i = 0; i < n; i++) {
+        if (lens[i])
+            memcpy(t->blob + at, pieces[i], lens[i]);
+        t->blob[at + lens[i]] = 0;
+        t->off[i] = (uint32_t)at;
+        t->len[i] = (uint32_t)lens[i];
+        at += lens[i] + 1;
+    }
+    return HERD_OK;
+}
+
 static herd_status fill(herd_tokenizer *t, const herd_spm_spec *s, size_t total, const char *what)
 {
-    size_t n = (size_t)s->n;
-    t->blob = malloc(total);
-    t->off = malloc(n * sizeof *t->off);
-    t->len = malloc(n * sizeof *t->len);
-    t->score = malloc(n * sizeof *t->score);
-    t->type = malloc(n);
-    if (!t->blob || !t->off || !t->len || !t->score || !t->type)
-        return herd_fail(HERD_E_NOMEM, "%s: out of memory for %d pieces", what, s->n);
-    size_t at = 0;
+    HERD_TRY(herd_vocab_fill(t, s->n, s->pieces, s->lens, total, what));
     for (int i = 0; i < s->n; i++) {
-        if (s->lens[i])
-            memcpy(t->blob + at, s->pieces[i], s->lens[i]);
-        t->blob[at + s->lens[i]] = 0;
-        t->off[i] = (uint32_t)at;
-        t->len[i] = (uint32_t)s->lens[i];
-        at += s->lens[i] + 1;
         t->score[i] = s->scores ? s->scores[i] : 0.0f;
         t->type[i] = (uint8_t)(s->types ? s->types[i] : infer_type(s, i));
     }

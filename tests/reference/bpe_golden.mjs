@@ -20,24 +20,11 @@
 // Escapes: \\ \t \n \r and \u{hex} for other control and invisible
 // characters; everything else is UTF-8 as is. ids are space-separated.
 // The corpus is built here, deterministically (a seeded PRNG).
-import { createRequire } from 'module';
 import fs from 'fs';
 import path from 'path';
+import { here, opt, tokPath, Tokenizer, version } from './hf_peer.mjs';
 
-const here = path.dirname(new URL(import.meta.url).pathname);
-const args = process.argv.slice(2);
-const opt = (name, def) => {
-  const i = args.indexOf(name);
-  return i >= 0 && i + 1 < args.length ? args[i + 1] : def;
-};
-const shared = process.env.HERD_SHARED || path.join(here, '../../../shared');
-const tokPath = opt('--tokenizer', path.join(shared, 'tokenizers/llama3/tokenizer.json'));
 const outDir = opt('--out-dir', path.join(here, '../fixtures'));
-const peers = opt('--peers', process.env.HERD_PEERS || '/root/.cache/herd-peers/hf-tokenizers');
-const require = createRequire(path.join(peers, 'node_modules/'));
-const { Tokenizer } = require('@anush008/tokenizers');
-const version = JSON.parse(fs.readFileSync(
-  path.join(peers, 'node_modules/@anush008/tokenizers/package.json'), 'utf8')).version;
 
 // ---- a seeded PRNG (mulberry32) ----
 let seed = 20240418;

@@ -23,24 +23,11 @@
 //
 // Writes one JSON object per line (lines starting with # are comments):
 //   {"name": ..., "messages": [{"role": ..., "content": ...}, ...], "ids": [...]}
-import { createRequire } from 'module';
 import fs from 'fs';
 import path from 'path';
+import { here, opt, tokPath, Tokenizer, version } from './hf_peer.mjs';
 
-const here = path.dirname(new URL(import.meta.url).pathname);
-const args = process.argv.slice(2);
-const opt = (name, def) => {
-  const i = args.indexOf(name);
-  return i >= 0 && i + 1 < args.length ? args[i + 1] : def;
-};
-const shared = process.env.HERD_SHARED || path.join(here, '../../../shared');
-const tokPath = opt('--tokenizer', path.join(shared, 'tokenizers/llama3/tokenizer.json'));
 const outPath = opt('--out', path.join(here, '../fixtures/chat_llama3.txt'));
-const peers = opt('--peers', process.env.HERD_PEERS || '/root/.cache/herd-peers/hf-tokenizers');
-const require = createRequire(path.join(peers, 'node_modules/'));
-const { Tokenizer } = require('@anush008/tokenizers');
-const version = JSON.parse(fs.readFileSync(
-  path.join(peers, 'node_modules/@anush008/tokenizers/package.json'), 'utf8')).version;
 
 // Python's str.strip(): the characters str.isspace() takes (JavaScript's \s
 // differs: it has U+FEFF and lacks U+001C..U+001F and U+0085).
