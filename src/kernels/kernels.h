@@ -42,4 +42,48 @@ void herd_attention(float *out, const float *q, const float *k_cache,
                     const float *v_cache, int n_keys, int n_heads,
                     int n_kv_heads, int head_dim, float *scratch);
 
+/* ---- training: forward kernels that keep what backward needs, and the
+ * backward of each (gradients are added to, never overwritten, where a
+ * parameter or an input is used more than once) ---- */
+
+/* dx[n][in] (+)= dy[n][out] . W and dW[out][in] += dy^T . x for
+ * y = x . W^T; dx is overwritten unless accumulate. */
+void herd_matmul_backward(float *dx, float *dw, const float *dy, const float *x,
+                          const float *w, int n, int in, int out, int accumulate);
+
+/* rmsnorm of one row that also returns 1 / sqrt(mean(x^2) + eps). */
+float herd_rmsnorm_rstd(float *out, const float *x, const float *weight, int n, float eps);
+/* Backward of out = x * rstd * weight over rows rows of n: dx += ..., and
+ * dweight += sum over rows of dout * x * rstd. */
+void herd_rmsnorm_backward(float *dx, float *dweight, const float *dout, const float *x,
+                           const float *weight, const float *rstd, int rows, int n);
+
+/* The transpose of herd_rope: rotates by the negative angle (the gradient
+ * of a rotation is the opposite rotation). */
+void herd_rope_backward(float *v, int n_heads, int head_dim, const float *cos_row,
+                        const float *sin_row, herd_rope_layout layout);
+
+/* out = silu(h1) * h3 and its backward from dout: dh1, dh3 (overwritten). */
+void herd_swiglu_backward(float *dh1, float *dh3, const float *dout, const float *h1,
+                          const float *h3, int n);
+
+/* Causal attention of one sequence of T tokens for one query head (training):
+ * token t attends keys start[t]..t. q: row t at q + t * q_stride; k, v rows
+ * kv_stride apart; out like q. probs: [T][T], row t gets the softmax weights
+ * (zero outside start[t]..t). */
+void herd_attention_train(float *out, float *probs, const float *q, const float *k,
+                          const float *v, const int *start, int T, int head_dim,
+                          int q_stride, int kv_stride);
+/* Its backward from dout (rows like q): dq overwritten, dk and dv added to
+ * (heads of a group share them). scratch: T floats. */
+void herd_attention_train_backward(float *dq, float *dk, float *dv, const float *dout,
+                                   const float *probs, const float *q, const float *k,
+                                   const float *v, const int *start, int T, int head_dim,
+                                   int q_stride, int kv_stride, float *scratch);
+
+/* Cross-entropy of one row of n logits against target: returns
+ * -log softmax(logits)[target] (in double); when grad_scale != 0 the logits
+ * become grad_scale * (softmax - onehot(target)). */
+double herd_cross_entropy(float *logits, int n, int target, float grad_scale);
+
 #endif

@@ -37,3 +37,14 @@ void herd_matmul_ref(float *y, const float *x, const float *w, int n, int in, in
             y[(size_t)t * out + o] = (float)s;
         }
 }
+
+void herd_matmul_backward(float *dx, float *dw, const float *dy, const float *x,
+                          const float *w, int n, int in, int out, int accumulate)
+{
+    if (dx)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, in, out, 1.0f, dy, out,
+                    w, in, accumulate ? 1.0f : 0.0f, dx, in);
+    if (dw)
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, in, n, 1.0f, dy, out,
+                    x, in, 1.0f, dw, in);
+}

@@ -24,3 +24,13 @@ void herd_swiglu(float *out, const float *gate, const float *up, int n)
         out[i] = g / (1.0f + expf(-g)) * up[i];
     }
 }
+
+void herd_swiglu_backward(float *dh1, float *dh3, const float *dout, const float *h1,
+                          const float *h3, int n)
+{
+    for (int i = 0; i < n; i++) {
+        float g = h1[i], sig = 1.0f / (1.0f + expf(-g));
+        dh3[i] = dout[i] * g * sig;
+        dh1[i] = dout[i] * h3[i] * sig * (1.0f + g * (1.0f - sig));
+    }
+}

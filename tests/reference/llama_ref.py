@@ -99,37 +99,42 @@ def rope_freqs(hd, theta, cfg=None):
     return freqs
 
 
-def rope_angles(hd, n, theta, cfg=None):
-    """angle[pos][i] = pos * freq[i] (Meta's precompute_freqs_cis)."""
-    return torch.outer(torch.arange(n, dtype=torch.float64), rope_freqs(hd, theta, cfg))
+def rope_angles(hd, n, theta, cfg=None, positions=None):
+    """angle[pos][i] = pos * freq[i] (Meta's precompute_freqs_cis); positions
+    0..n-1 unless given (one per row)."""
+    pos = torch.arange(n, dtype=torch.float64) if positions is None else \
+        torch.as_tensor(positions, dtype=torch.float64)
+    return torch.outer(pos, rope_freqs(hd, theta, cfg))
 
 
-def rope_meta(x, cfg):
+def rope_meta(x, cfg, positions=None):
     """x: [n][heads][hd]; rotates adjacent pairs as complex numbers."""
     n, _, hd = x.shape
-    ang = rope_angles(hd, n, cfg.rope_theta, cfg)
+    ang = rope_angles(hd, n, cfg.rope_theta, cfg, positions)
     cis = torch.polar(torch.ones(n, hd // 2, dtype=torch.float64), ang)
     xc = torch.view_as_complex(x.reshape(n, -1, hd // 2, 2).contiguous())
     return torch.view_as_real(xc * cis[:, None, :]).reshape(x.shape)
 
 
-def rope_hf(x, cfg):
+def rope_hf(x, cfg, positions=None):
     """x: [n][heads][hd]; Hugging Face's rotate_half form: pairs (i, i + hd/2)."""
     n, _, hd = x.shape
-    ang = rope_angles(hd, n, cfg.rope_theta, cfg)
+    ang = rope_angles(hd, n, cfg.rope_theta, cfg, positions)
     emb = torch.cat([ang, ang], dim=-1)[:, None, :]
     x1, x2 = x[..., : hd // 2], x[..., hd // 2:]
     rotated = torch.cat([-x2, x1], dim=-1)
     return x * emb.cos() + rotated * emb.sin()
 
 
-def attention(cfg, x, wq, wk, wv, wo, rope):
-    """Causal grouped-query self-attention over x [n][dim]."""
+def attention(cfg, x, wq, wk, wv, wo, rope, positions=None, allowed=None):
+    """Causal grouped-query self-attention over x [n][dim]. allowed (optional,
+    bool [n][n]): query i may read key j only where allowed[i][j] (on top of
+    causality); positions (optional): each row's rotary position."""
     n, hd = x.shape[0], cfg.head_dim
     q = (x @ wq.T).view(n, cfg.n_heads, hd)
     k = (x @ wk.T).view(n, cfg.n_kv_heads, hd)
     v = (x @ wv.T).view(n, cfg.n_kv_heads, hd)
-    q, k = rope(q, cfg), rope(k, cfg)
+    q, k = rope(q, cfg, positions), rope(k, cfg, positions)
     # Meta's repeat_kv: query head h reads kv head h // n_rep.
     n_rep = cfg.n_heads // cfg.n_kv_heads
     k = k.repeat_interleave(n_rep, dim=1)
@@ -137,6 +142,8 @@ def attention(cfg, x, wq, wk, wv, wo, rope):
     q, k, v = q.transpose(0, 1), k.transpose(0, 1), v.transpose(0, 1)  # [heads][n][hd]
     scores = q @ k.transpose(1, 2) / math.sqrt(hd)
     mask = torch.triu(torch.full((n, n), float("-inf"), dtype=torch.float64), diagonal=1)
+    if allowed is not None:
+        mask = mask.masked_fill(~torch.as_tensor(allowed, dtype=torch.bool), float("-inf"))
     probs = torch.softmax(scores + mask, dim=-1)
     out = (probs @ v).transpose(0, 1).reshape(n, cfg.n_heads * hd)
     return out @ wo.T
@@ -147,15 +154,19 @@ def feed_forward(x, w1, w2, w3):
     return (F.silu(x @ w1.T) * (x @ w3.T)) @ w2.T
 
 
-def forward(cfg, w, tokens, layout="meta"):
-    """Logits [len(tokens)][vocab] (float64) for every position."""
+def forward(cfg, w, tokens, layout="meta", positions=None, allowed=None):
+    """Logits [len(tokens)][vocab] (float64) for every position. Optional
+    positions (rotary position of each token; default 0..n-1) and allowed
+    (bool [n][n] attention mask on top of causality; default all), e.g. for
+    documents packed into one row."""
     rope = {"meta": rope_meta, "hf": rope_hf}[layout]
     h = w["tok_embeddings"][torch.as_tensor(tokens)]
     for l in range(cfg.n_layers):
         p = f"layers.{l}."
         a = p + "attention."
         x = rmsnorm(h, w[p + "attention_norm"], cfg.norm_eps)
-        h = h + attention(cfg, x, w[a + "wq"], w[a + "wk"], w[a + "wv"], w[a + "wo"], rope)
+        h = h + attention(cfg, x, w[a + "wq"], w[a + "wk"], w[a + "wv"], w[a + "wo"], rope,
+                          positions, allowed)
         x = rmsnorm(h, w[p + "ffn_norm"], cfg.norm_eps)
         f = p + "feed_forward."
         h = h + feed_forward(x, w[f + "w1"], w[f + "w2"], w[f + "w3"])

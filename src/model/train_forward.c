@@ -1,0 +1,215 @@
+/* The training forward pass over a micro-batch (herd_train.h): the same
+ * Llama as forward.c, but over whole sequences at once with document
+ * masks, keeping every activation the backward pass needs. Then the loss
+ * and, for training, the backward pass (train_backward.c) in the order
+ * head, layers top to bottom, embedding. */
+#include "model/train.h"
+#include "base/error.h"
+#include "kernels/kernels.h"
+#include <math.h>
+#include <string.h>
+
+void herd_train_positions(herd_train_model *tm, const herd_batch *b)
+{
+    for (int r = 0; r < b->B; r++) {
+        int s = 0;
+        for (int t = 0; t < b->T; t++) {
+            size_t i = (size_t)r * b->T + t;
+            if (b->doc_start && b->doc_start[i])
+                s = t;
+            tm->start[i] = s;
+            tm->pos[i] = t - s;
+        }
+    }
+}
+
+static void rmsnorm_rows(float *out, float *rstd, const float *x, const float *w, int n,
+                         int dim, float eps)
+{
+    #pragma omp parallel for schedule(static)
+    for (int t = 0; t < n; t++)
+        rstd[t] = herd_rmsnorm_rstd(out + (size_t)t * dim, x + (size_t)t * dim, w, dim, eps);
+}
+
+static void rope_rows(herd_train_model *tm, float *q, float *k, int N)
+{
+    const herd_config *c = &tm->cfg;
+    int D = c->dim, hd = D / c->n_heads, KV = hd * c->n_kv_heads, half = hd / 2;
+    #pragma omp parallel for schedule(static)
+    for (int t = 0; t < N; t++) {
+        const float *cr = tm->rope_cos + (size_t)tm->pos[t] * half;
+        const float *sr = tm->rope_sin + (size_t)tm->pos[t] * half;
+        herd_rope(q + (size_t)t * D, c->n_heads, hd, cr, sr, c->rope_layout);
+        herd_rope(k + (size_t)t * KV, c->n_kv_heads, hd, cr, sr, c->rope_layout);
+    }
+}
+
+static void attention(herd_train_model *tm, const herd_layer_acts *a, int B, int T)
+{
+    const herd_config *c = &tm->cfg;
+    int D = c->dim, H = c->n_heads, hd = D / H, KV = hd * c->n_kv_heads;
+    int group = H / c->n_kv_heads;
+    #pragma omp parallel for collapse(2) schedule(dynamic)
+    for (int b = 0; b < B; b++)
+        for (int h = 0; h < H; h++) {
+            size_t qo = (size_t)b * T * D + (size_t)h * hd;
+            size_t ko = (size_t)b * T * KV + (size_t)(h / group) * hd;
+            herd_attention_train(a->att + qo, a->probs + ((size_t)b * H + h) * T * T,
+                                 a->q + qo, a->k + ko, a->v + ko, tm->start + (size_t)b * T,
+                                 T, hd, D, KV);
+        }
+}
+
+static void add(float *y, const float *x, size_t n)
+{
+    #pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < n; i++)
+        y[i] += x[i];
+}
+
+void herd_train_layer_forward(herd_train_model *tm, int l, int B, int T)
+{
+    const herd_config *c = &tm->cfg;
+    int N = B * T, D = c->dim, KV = D / c->n_heads * c->n_kv_heads, Hd = c->hidden_dim;
+    const herd_layer_acts *a = &tm->acts[l];
+    const herd_layer_off *o = &tm->lo[l];
+    const float *P = tm->params;
+    const float *x = tm->x_in + (size_t)l * N * D;
+    float *xo = tm->x_in + (size_t)(l + 1) * N * D;
+
+    rmsnorm_rows(a->xn_attn, a->rstd_attn, x, P + o->attn_norm, N, D, c->norm_eps);
+    herd_matmul(a->q, a->xn_attn, P + o->wq, N, D, D);
+    herd_matmul(a->k, a->xn_attn, P + o->wk, N, D, KV);
+    herd_matmul(a->v, a->xn_attn, P + o->wv, N, D, KV);
+    rope_rows(tm, a->q, a->k, N);
+    attention(tm, a, B, T);
+    herd_matmul(a->x_mid, a->att, P + o->wo, N, D, D);
+    add(a->x_mid, x, (size_t)N * D);
+
+    rmsnorm_rows(a->xn_ffn, a->rstd_ffn, a->x_mid, P + o->ffn_norm, N, D, c->norm_eps);
+    herd_matmul(a->h1, a->xn_ffn, P + o->w1, N, D, Hd);
+    herd_matmul(a->h3, a->xn_ffn, P + o->w3, N, D, Hd);
+    herd_swiglu(a->hg, a->h1, a->h3, N * Hd);
+    herd_matmul(xo, a->hg, P + o->w2, N, Hd, D);
+    add(xo, a->x_mid, (size_t)N * D);
+}
+
+/* Summed loss of rows [r0, r0 + n) whose logits are in lg; with grads the
+ * logits become the loss gradient (zero for unscored rows). */
+static double chunk_loss(float *lg, const int *targets, int r0, int n, int V, float gs,
+                         int grads)
+{
+    double sum = 0;
+    #pragma omp parallel for reduction(+ : sum) schedule(static)
+    for (int r = 0; r < n; r++) {
+        float *row = lg + (size_t)r * V;
+        int tg = targets[r0 + r];
+        if (tg >= 0)
+            sum += herd_cross_entropy(row, V, tg, grads ? gs : 0.0f);
+        else if (grads)
+            memset(row, 0, (size_t)V * sizeof *row);
+    }
+    return sum;
+}
+
+double herd_train_head(herd_train_model *tm, const herd_batch *b, int grads, float scale,
+                       int *n_scored)
+{
+    const herd_config *c = &tm->cfg;
+    int N = b->B * b->T, D = c->dim, V = c->vocab_size, L = c->n_layers;
+    const float *xf = tm->x_in + (size_t)L * N * D;
+    const float *W = tm->params + tm->off_out;
+    float *dW = tm->grads + tm->off_out;
+    int count = 0;
+    for (int i = 0; i < N; i++)
+        count += b->targets[i] >= 0;
+    *n_scored = count;
+    rmsnorm_rows(tm->xn_out, tm->rstd_out, xf, tm->params + tm->off_out_norm, N, D,
+                 c->norm_eps);
+    float gs = count ? scale / count : 0.0f;
+    double sum = 0;
+    for (int r0 = 0; r0 < N; r0 += tm->chunk) {
+        int n = N - r0 < tm->chunk ? N - r0 : tm->chunk;
+        const float *xn = tm->xn_out + (size_t)r0 * D;
+        herd_matmul(tm->g.logits, xn, W, n, D, V);
+        sum += chunk_loss(tm->g.logits, b->targets, r0, n, V, gs, grads);
+        if (grads)
+            herd_matmul_backward(tm->g.dxn + (size_t)r0 * D, dW, tm->g.logits, xn, W, n, D,
+                                 V, 0);
+    }
+    if (grads) {
+        memset(tm->g.dx, 0, (size_t)N * D * sizeof(float));
+        herd_rmsnorm_backward(tm->g.dx, tm->grads + tm->off_out_norm, tm->g.dxn, xf,
+                              tm->params + tm->off_out_norm, tm->rstd_out, N, D);
+    }
+    return sum;
+}
+
+static herd_status check_batch(const herd_train_model *tm, const herd_batch *b)
+{
+    int V = tm->cfg.vocab_size;
+    if (!b || b->B <= 0 || b->T <= 0 || !b->tokens || !b->targets)
+        return herd_fail(HERD_E_ARG, "empty batch");
+    if ((int64_t)b->B * b->T > (1 << 26) || b->T > (1 << 16))
+        return herd_fail(HERD_E_ARG, "batch of %d x %d tokens too large", b->B, b->T);
+    for (size_t i = 0; i < (size_t)b->B * b->T; i++) {
+        if (b->tokens[i] < 0 || b->tokens[i] >= V)
+            return herd_fail(HERD_E_RANGE, "token id %d outside the vocabulary of %d",
+                             b->tokens[i], V);
+        if (b->targets[i] >= V)
+            return herd_fail(HERD_E_RANGE, "target id %d outside the vocabulary of %d",
+                             b->targets[i], V);
+    }
+    return HERD_OK;
+}
+
+/* Embedding and every layer forward; the head's loss in *loss. */
+static herd_status forward(herd_train_model *tm, const herd_batch *b, int grads,
+                           float scale, float *loss, int *n_scored)
+{
+    HERD_TRY(check_batch(tm, b));
+    HERD_TRY(herd_train_reserve(tm, b->B, b->T));
+    herd_train_positions(tm, b);
+    int N = b->B * b->T, D = tm->cfg.dim, n;
+    for (int t = 0; t < N; t++)
+        memcpy(tm->x_in + (size_t)t * D, tm->params + tm->off_emb + (size_t)b->tokens[t] * D,
+               (size_t)D * sizeof(float));
+    for (int l = 0; l < tm->cfg.n_layers; l++)
+        herd_train_layer_forward(tm, l, b->B, b->T);
+    double sum = herd_train_head(tm, b, grads, scale, &n);
+    *loss = n ? (float)(sum / n) : NAN;
+    if (n_scored)
+        *n_scored = n;
+    return HERD_OK;
+}
+
+herd_status herd_train_loss(herd_train_model *tm, const herd_batch *b, float *loss,
+                            int *n_scored)
+{
+    return forward(tm, b, 0, 0.0f, loss, n_scored);
+}
+
+herd_status herd_train_forward_backward(herd_train_model *tm, const herd_batch *b,
+                                        float grad_scale, float *loss, int *n_scored)
+{
+    int n;
+    HERD_TRY(forward(tm, b, 1, grad_scale, loss, &n));
+    if (n_scored)
+        *n_scored = n;
+    if (!n)
+        return HERD_OK;
+    for (int l = tm->cfg.n_layers - 1; l >= 0; l--) {
+        if (tm->recompute)
+            herd_train_layer_forward(tm, l, b->B, b->T);
+        herd_train_layer_backward(tm, l, b->B, b->T);
+    }
+    int N = b->B * b->T, D = tm->cfg.dim;
+    float *dE = tm->grads + tm->off_emb;
+    for (int t = 0; t < N; t++) {
+        float *row = dE + (size_t)b->tokens[t] * D;
+        const float *g = tm->g.dx + (size_t)t * D;
+        for (int i = 0; i < D; i++)
+            row[i] += g[i];
+    }
+    return HERD_OK;
+}
