@@ -75,15 +75,26 @@ void herd_attention_train(float *out, float *probs, const float *q, const float 
                           const float *v, const int *start, int T, int head_dim,
                           int q_stride, int kv_stride);
 /* Its backward from dout (rows like q): dq overwritten, dk and dv added to
- * (heads of a group share them). scratch: T floats. */
+ * (heads of a group share them). scratch: T * T floats. The fast versions
+ * are single-threaded sgemm calls over the whole [T][T] block (the masked
+ * part multiplies zeros); the _ref twins loop over the unmasked keys. */
 void herd_attention_train_backward(float *dq, float *dk, float *dv, const float *dout,
                                    const float *probs, const float *q, const float *k,
                                    const float *v, const int *start, int T, int head_dim,
                                    int q_stride, int kv_stride, float *scratch);
+void herd_attention_train_ref(float *out, float *probs, const float *q, const float *k,
+                              const float *v, const int *start, int T, int head_dim,
+                              int q_stride, int kv_stride);
+void herd_attention_train_backward_ref(float *dq, float *dk, float *dv, const float *dout,
+                                       const float *probs, const float *q, const float *k,
+                                       const float *v, const int *start, int T,
+                                       int head_dim, int q_stride, int kv_stride,
+                                       float *scratch);
 
 /* Cross-entropy of one row of n logits against target: returns
  * -log softmax(logits)[target] (in double); when grad_scale != 0 the logits
  * become grad_scale * (softmax - onehot(target)). */
 double herd_cross_entropy(float *logits, int n, int target, float grad_scale);
+double herd_cross_entropy_ref(float *logits, int n, int target, float grad_scale);
 
 #endif

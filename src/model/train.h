@@ -35,7 +35,7 @@ typedef struct {
     float *dh1, *dh3;   /* [N][hidden] */
     float *dhg;         /* [N][hidden] */
     float *logits;      /* [chunk][vocab] */
-    float *scores;      /* [threads][T] attention backward scratch */
+    float *scores;      /* [threads][T][T] attention backward scratch */
 } herd_grad_scratch;
 
 struct herd_train_model {

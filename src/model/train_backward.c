@@ -3,6 +3,7 @@
  * at its input, adding every weight's gradient on the way. */
 #include "model/train.h"
 #include "kernels/kernels.h"
+#include "base/threads.h"
 #include <omp.h>
 #include <string.h>
 
@@ -25,10 +26,11 @@ static void attention_backward(herd_train_model *tm, const herd_layer_acts *a, i
     herd_grad_scratch *g = &tm->g;
     memset(g->dk, 0, (size_t)B * T * KV * sizeof(float));
     memset(g->dv, 0, (size_t)B * T * KV * sizeof(float));
+    int blas = herd_blas_serial();
     #pragma omp parallel for collapse(2) schedule(dynamic)
     for (int b = 0; b < B; b++)
         for (int kh = 0; kh < KVH; kh++) {
-            float *scr = g->scores + (size_t)omp_get_thread_num() * T;
+            float *scr = g->scores + (size_t)omp_get_thread_num() * T * T;
             size_t ko = (size_t)b * T * KV + (size_t)kh * hd;
             for (int h = kh * group; h < (kh + 1) * group; h++) {
                 size_t qo = (size_t)b * T * D + (size_t)h * hd;
@@ -39,6 +41,7 @@ static void attention_backward(herd_train_model *tm, const herd_layer_acts *a, i
                                               tm->start + (size_t)b * T, T, hd, D, KV, scr);
             }
         }
+    herd_blas_restore(blas);
 }
 
 static void rope_backward(herd_train_model *tm, int N)

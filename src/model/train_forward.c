@@ -6,6 +6,7 @@
 #include "model/train.h"
 #include "base/error.h"
 #include "kernels/kernels.h"
+#include "base/threads.h"
 #include <math.h>
 #include <string.h>
 
@@ -49,6 +50,7 @@ static void attention(herd_train_model *tm, const herd_layer_acts *a, int B, int
     const herd_config *c = &tm->cfg;
     int D = c->dim, H = c->n_heads, hd = D / H, KV = hd * c->n_kv_heads;
     int group = H / c->n_kv_heads;
+    int blas = herd_blas_serial();
     #pragma omp parallel for collapse(2) schedule(dynamic)
     for (int b = 0; b < B; b++)
         for (int h = 0; h < H; h++) {
@@ -58,6 +60,7 @@ static void attention(herd_train_model *tm, const herd_layer_acts *a, int B, int
                                  a->q + qo, a->k + ko, a->v + ko, tm->start + (size_t)b * T,
                                  T, hd, D, KV);
         }
+    herd_blas_restore(blas);
 }
 
 static void add(float *y, const float *x, size_t n)

@@ -66,11 +66,11 @@ static herd_status alloc_grads(herd_train_model *tm, int B, int T)
     const herd_config *c = &tm->cfg;
     size_t N = (size_t)B * T, D = c->dim, KV = D / c->n_heads * c->n_kv_heads;
     size_t H = c->hidden_dim, V = c->vocab_size;
-    int chunk = (int)((1u << 22) / V);
+    int chunk = (int)((1u << 24) / V);
     chunk = chunk < 16 ? 16 : chunk;
     tm->chunk = (size_t)chunk > N ? (int)N : chunk;
     tm->threads = omp_get_max_threads();
-    size_t n = N * (4 * D + 2 * KV + 3 * H) + (size_t)tm->chunk * V + (size_t)tm->threads * T;
+    size_t n = N * (4 * D + 2 * KV + 3 * H) + (size_t)tm->chunk * V + (size_t)tm->threads * T * T;
     tm->g_buf = malloc(n * sizeof(float));
     if (!tm->g_buf)
         return HERD_E_NOMEM;
@@ -86,7 +86,7 @@ static herd_status alloc_grads(herd_train_model *tm, int B, int T)
     g->dh3 = take(&p, N * H);
     g->dhg = take(&p, N * H);
     g->logits = take(&p, (size_t)tm->chunk * V);
-    g->scores = take(&p, (size_t)tm->threads * T);
+    g->scores = take(&p, (size_t)tm->threads * T * T);
     return HERD_OK;
 }
 
