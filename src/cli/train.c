@@ -1,0 +1,129 @@
+/* herd train: pretraining from a JSON config (src/train/trainer.h). */
+#include "cli/cli.h"
+#include "cli/progress.h"
+#include "train/trainer.h"
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+static void help(FILE *f)
+{
+    fprintf(f,
+"usage: herd train --config FILE [--resume] [--stop-at N] [-t N] [-q]\n"
+"Trains a Llama from scratch (or from the model in \"init\") on token shards\n"
+"written by herd prepare: AdamW with decoupled weight decay, linear warmup then\n"
+"cosine decay to min_lr_ratio x lr, gradient clipping by global norm, gradient\n"
+"accumulation, packed documents that never attend across a boundary.\n"
+"Prints step, loss, learning rate, gradient norm, tokens/s and ETA; writes\n"
+"OUT/checkpoint.bin (atomically, with optimizer and data state), OUT/loss.csv,\n"
+"OUT/loss.svg, and OUT/model.gguf at the end.\n\n"
+"  --config FILE    the run's JSON config (below)\n"
+"  --resume         continue from OUT/checkpoint.bin exactly where it stopped\n"
+"  --stop-at N      stop (and save) after step N, as if interrupted\n"
+"  -t, --threads N  threads (overrides the config)\n"
+"  -q, --quiet      only the summary\n"
+"  -h, --help       this help\n"
+"Ctrl-C saves a checkpoint and stops; --resume goes on from it.\n\n"
+"Config keys (defaults in brackets):\n"
+"  model            {\"preset\": NAME} and/or dim, hidden_dim, n_layers, n_heads,\n"
+"                   n_kv_heads, vocab_size [tokenizer's], seq_len, norm_eps [1e-5],\n"
+"                   rope_theta [10000], tied [true]\n"
+"  init             a model file to start from instead of random weights\n"
+"  tokenizer        tokenizer file, stored in the exported model\n"
+"  train_data       PREFIX.train.bin from herd prepare (required)\n"
+"  val_data         PREFIX.val.bin: validation loss every eval_every steps\n"
+"  out_dir [out]    batch_size [8], seq_len [model's], grad_accum [1],\n"
+"  steps [1000], warmup [100], lr [3e-4], min_lr_ratio [0.1], weight_decay [0.1],\n"
+"  beta1 [0.9], beta2 [0.95], eps [1e-5], grad_clip [1.0], eval_every [100],\n"
+"  eval_batches [8], save_every [500], seed [1337], threads [all], recompute [false]\n");
+}
+
+static volatile int stop_flag;
+static void on_signal(int sig)
+{
+    (void)sig;
+    stop_flag = 1;
+}
+
+typedef struct {
+    int quiet;
+    double t0;
+} ui;
+
+static void on_step(void *user, const herd_ckpt_record *r, int64_t total)
+{
+    ui *u = user;
+    char eta[16], val[32] = "";
+    if (isfinite(r->val_loss))
+        snprintf(val, sizeof val, " | val %.4f", r->val_loss);
+    int show = !u->quiet || r->step == total || isfinite(r->val_loss);
+    if (!show)
+        return;
+    double el = progress_now() - u->t0;
+    fprintf(stderr, "step %lld/%lld | loss %.4f%s | lr %.2e | norm %.3f | %.0f tok/s | ETA %s\n",
+            (long long)r->step, (long long)total, r->loss, val, r->lr, r->grad_norm,
+            r->tokens_per_s, progress_hms(r->step ? el / r->step * (total - r->step) : 0, eta));
+}
+
+static void on_note(void *user, const char *msg)
+{
+    (void)user;
+    fprintf(stderr, "herd train: %s\n", msg);
+}
+
+int cli_train(int argc, char **argv)
+{
+    const char *config = NULL;
+    int resume = 0, threads = 0, quiet = 0;
+    long long stop_at = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v;
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            help(stdout);
+            return 0;
+        } else if (!strcmp(a, "--config")) {
+            if (!(config = cli_value(argc, argv, &i)))
+                return 2;
+        } else if (!strcmp(a, "--resume")) {
+            resume = 1;
+        } else if (!strcmp(a, "--stop-at")) {
+            int n;
+            if (!(v = cli_value(argc, argv, &i)) || !cli_int(a, v, 1, 2147483647, &n))
+                return 2;
+            stop_at = n;
+        } else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) {
+            if (!(v = cli_value(argc, argv, &i)) || !cli_int(a, v, 1, 1024, &threads))
+                return 2;
+        } else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
+            quiet = 1;
+        } else {
+            fprintf(stderr, "herd train: unknown option '%s'\n", a);
+            help(stderr);
+            return 2;
+        }
+    }
+    if (!config) {
+        fprintf(stderr, "herd train: --config FILE is required\n");
+        return 2;
+    }
+    herd_train_opts o;
+    herd_train_opts_defaults(&o);
+    if (herd_train_opts_load(config, &o) != HERD_OK) {
+        fprintf(stderr, "herd train: %s\n", herd_last_error());
+        return 2;
+    }
+    if (threads)
+        o.threads = threads;
+    if (o.threads)
+        herd_set_threads(o.threads);
+    signal(SIGINT, on_signal);
+    signal(SIGTERM, on_signal);
+    signal(SIGXFSZ, SIG_IGN);   /* a file-size limit fails the write, not the run */
+    ui u = {quiet, progress_now()};
+    herd_train_callbacks cb = {on_step, on_note, &u, &stop_flag};
+    herd_status st = herd_train_run(&o, resume, stop_at, &cb);
+    if (st != HERD_OK)
+        return cli_fail(st, "train");
+    return 0;
+}

@@ -1,0 +1,48 @@
+/* The pretraining loop behind `herd train`: options (from a JSON config
+ * file), the loop with gradient accumulation, clipping, the cosine schedule,
+ * evaluation, checkpoints, the loss CSV and plot, and the final export. */
+#ifndef HERD_TRAIN_TRAINER_H
+#define HERD_TRAIN_TRAINER_H
+#include "herd_train.h"
+#include "train/checkpoint.h"
+
+#define HERD_PATH_MAX 1024
+
+typedef struct {
+    herd_config model;          /* shape; vocab_size 0: the tokenizer's or data's */
+    char init[HERD_PATH_MAX];   /* start from this model file instead of random */
+    char tokenizer[HERD_PATH_MAX];
+    char train_data[HERD_PATH_MAX], val_data[HERD_PATH_MAX];
+    char out_dir[HERD_PATH_MAX];
+    int batch_size, seq_len, grad_accum;
+    int64_t steps, warmup;
+    float lr, min_lr_ratio, grad_clip;
+    herd_adamw_params adamw;
+    int eval_every, eval_batches, save_every;
+    uint64_t seed;
+    int threads, recompute;
+} herd_train_opts;
+
+void herd_train_opts_defaults(herd_train_opts *o);
+/* Reads a JSON config file over the defaults: unknown keys, wrong types and
+ * impossible values are errors naming the key. */
+herd_status herd_train_opts_load(const char *path, herd_train_opts *o);
+/* Checks the options once the vocabulary is known. */
+herd_status herd_train_opts_check(const herd_train_opts *o);
+
+typedef struct {
+    /* After every optimizer step (val_loss NaN unless it was evaluated). */
+    void (*on_step)(void *user, const herd_ckpt_record *r, int64_t total_steps);
+    /* Messages: resumed, saved, exported. */
+    void (*on_note)(void *user, const char *msg);
+    void *user;
+    volatile int *stop;         /* set non-zero (a signal): save and return */
+} herd_train_callbacks;
+
+/* Runs the training the options describe, from scratch or (resume) from
+ * out_dir/checkpoint.bin; stop_at > 0 stops after that many steps (saving a
+ * checkpoint) as if interrupted. */
+herd_status herd_train_run(const herd_train_opts *o, int resume, int64_t stop_at,
+                           const herd_train_callbacks *cb);
+
+#endif
