@@ -68,8 +68,9 @@ static void on_step(void *user, const herd_ckpt_record *r, int64_t total)
 
 static void on_note(void *user, const char *msg)
 {
-    (void)user;
-    fprintf(stderr, "herd train: %s\n", msg);
+    ui *u = user;
+    if (!u->quiet || strncmp(msg, "saved", 5))
+        fprintf(stderr, "herd train: %s\n", msg);
 }
 
 int cli_train(int argc, char **argv)

@@ -145,7 +145,7 @@ herd_status herd_train_opts_load(const char *path, herd_train_opts *o)
     for (const cJSON *v = j ? j->child : NULL; st == HERD_OK && v; v = v->next)
         st = top_key(v, o);
     if (st != HERD_OK && st != HERD_E_FORMAT)
-        herd_fail_prefix(st, "%s: ", path);
+        herd_fail_prefix(st, "%s", path);
     cJSON_Delete(j);
     free(text);
     return st;

@@ -65,7 +65,7 @@ static herd_status setup(run *r, int resume)
         cfg.vocab_size = r->tok ? herd_tokenizer_n_vocab(r->tok) : (int)r->train.vocab;
     if (cfg.seq_len <= 0)
         cfg.seq_len = o->seq_len;
-    if (o->init[0] && !(resume && herd_file_exists(r->ckpt))) {
+    if (o->init[0]) {
         herd_model *m;
         HERD_TRY(herd_model_open(o->init, &m));
         herd_status s = herd_train_model_from(m, &r->tm);
@@ -73,8 +73,6 @@ static herd_status setup(run *r, int resume)
         HERD_TRY(s);
         cfg = *herd_train_config(r->tm);
     } else {
-        if (resume && herd_file_exists(r->ckpt))
-            HERD_TRY(herd_ckpt_config(r->ckpt, &cfg));
         herd_train_opts chk = *o;
         chk.model = cfg;
         HERD_TRY(herd_train_opts_check(&chk));
