@@ -26,7 +26,7 @@ float herd_rmsnorm_rstd(float *out, const float *x, const float *weight, int n, 
 void herd_rmsnorm_backward(float *dx, float *dweight, const float *dout, const float *x,
                            const float *weight, const float *rstd, int rows, int n)
 {
-    #pragma omp parallel for schedule(static)
+    #pragma omp parallel for schedule(static) if ((size_t)rows * n > 32768)
     for (int r = 0; r < rows; r++) {
         const float *xr = x + (size_t)r * n, *dr = dout + (size_t)r * n;
         float *dxr = dx + (size_t)r * n, s = rstd[r];

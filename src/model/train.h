@@ -60,6 +60,10 @@ struct herd_train_model {
     float *rope_cos, *rope_sin;             /* [T][head_dim / 2] */
 };
 
+/* Parallel loops over fewer floats than this run on one thread: for tiny
+ * models a fork and barrier cost more than the work. */
+#define HERD_PAR_MIN 32768
+
 /* Makes room for a batch of B x T tokens (keeps what fits). */
 herd_status herd_train_reserve(herd_train_model *tm, int B, int T);
 /* Positions and first keys from the batch's doc_start. */

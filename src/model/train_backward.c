@@ -10,7 +10,7 @@
 static void swiglu_backward(herd_grad_scratch *g, const herd_layer_acts *a, size_t n)
 {
     size_t step = 4096;
-    #pragma omp parallel for schedule(static)
+    #pragma omp parallel for schedule(static) if (n > HERD_PAR_MIN)
     for (size_t i = 0; i < n; i += step)
         herd_swiglu_backward(g->dh1 + i, g->dh3 + i, g->dhg + i, a->h1 + i, a->h3 + i,
                              (int)(n - i < step ? n - i : step));
@@ -27,7 +27,8 @@ static void attention_backward(herd_train_model *tm, const herd_layer_acts *a, i
     memset(g->dk, 0, (size_t)B * T * KV * sizeof(float));
     memset(g->dv, 0, (size_t)B * T * KV * sizeof(float));
     int blas = herd_blas_serial();
-    #pragma omp parallel for collapse(2) schedule(dynamic)
+    #pragma omp parallel for collapse(2) schedule(dynamic) \
+        if ((size_t)B * T * T * c->n_heads > HERD_PAR_MIN)
     for (int b = 0; b < B; b++)
         for (int kh = 0; kh < KVH; kh++) {
             float *scr = g->scores + (size_t)omp_get_thread_num() * T * T;
@@ -48,7 +49,7 @@ static void rope_backward(herd_train_model *tm, int N)
 {
     const herd_config *c = &tm->cfg;
     int D = c->dim, hd = D / c->n_heads, KV = hd * c->n_kv_heads, half = hd / 2;
-    #pragma omp parallel for schedule(static)
+    #pragma omp parallel for schedule(static) if ((size_t)N * D > HERD_PAR_MIN)
     for (int t = 0; t < N; t++) {
         const float *cr = tm->rope_cos + (size_t)tm->pos[t] * half;
         const float *sr = tm->rope_sin + (size_t)tm->pos[t] * half;

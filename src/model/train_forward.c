@@ -27,7 +27,7 @@ void herd_train_positions(herd_train_model *tm, const herd_batch *b)
 static void rmsnorm_rows(float *out, float *rstd, const float *x, const float *w, int n,
                          int dim, float eps)
 {
-    #pragma omp parallel for schedule(static)
+    #pragma omp parallel for schedule(static) if ((size_t)n * dim > HERD_PAR_MIN)
     for (int t = 0; t < n; t++)
         rstd[t] = herd_rmsnorm_rstd(out + (size_t)t * dim, x + (size_t)t * dim, w, dim, eps);
 }
@@ -36,7 +36,7 @@ static void rope_rows(herd_train_model *tm, float *q, float *k, int N)
 {
     const herd_config *c = &tm->cfg;
     int D = c->dim, hd = D / c->n_heads, KV = hd * c->n_kv_heads, half = hd / 2;
-    #pragma omp parallel for schedule(static)
+    #pragma omp parallel for schedule(static) if ((size_t)N * D > HERD_PAR_MIN)
     for (int t = 0; t < N; t++) {
         const float *cr = tm->rope_cos + (size_t)tm->pos[t] * half;
         const float *sr = tm->rope_sin + (size_t)tm->pos[t] * half;
@@ -51,7 +51,8 @@ static void attention(herd_train_model *tm, const herd_layer_acts *a, int B, int
     int D = c->dim, H = c->n_heads, hd = D / H, KV = hd * c->n_kv_heads;
     int group = H / c->n_kv_heads;
     int blas = herd_blas_serial();
-    #pragma omp parallel for collapse(2) schedule(dynamic)
+    #pragma omp parallel for collapse(2) schedule(dynamic) \
+        if ((size_t)B * T * T * H > HERD_PAR_MIN)
     for (int b = 0; b < B; b++)
         for (int h = 0; h < H; h++) {
             size_t qo = (size_t)b * T * D + (size_t)h * hd;
@@ -65,7 +66,7 @@ static void attention(herd_train_model *tm, const herd_layer_acts *a, int B, int
 
 static void add(float *y, const float *x, size_t n)
 {
-    #pragma omp parallel for schedule(static)
+    #pragma omp parallel for schedule(static) if (n > HERD_PAR_MIN)
     for (size_t i = 0; i < n; i++)
         y[i] += x[i];
 }
@@ -103,7 +104,8 @@ static double chunk_loss(float *lg, const int *targets, int r0, int n, int V, fl
                          int grads)
 {
     double sum = 0;
-    #pragma omp parallel for reduction(+ : sum) schedule(static)
+    #pragma omp parallel for reduction(+ : sum) schedule(static) \
+        if ((size_t)n * V > HERD_PAR_MIN)
     for (int r = 0; r < n; r++) {
         float *row = lg + (size_t)r * V;
         int tg = targets[r0 + r];

@@ -261,7 +261,7 @@ void herd_train_zero_grad(herd_train_model *tm)
 double herd_train_grad_norm(herd_train_model *tm)
 {
     double s = 0;
-    #pragma omp parallel for reduction(+ : s) schedule(static)
+    #pragma omp parallel for reduction(+ : s) schedule(static) if (tm->n > HERD_PAR_MIN)
     for (size_t i = 0; i < tm->n; i++)
         s += (double)tm->grads[i] * tm->grads[i];
     return sqrt(s);

@@ -4,7 +4,7 @@
 #     missing data, a dataset too small for one batch) exit 2 or 1 naming
 #     the problem.
 #  2. A run writes checkpoint, loss.csv, loss.svg and model.gguf; the loss
-#     falls; the exported model loads.
+#     falls; the exported model loads, also as a safetensors folder.
 #  3. Exact resume: a run stopped at step 13 and resumed gives the very same
 #     loss, gradient-norm and validation sequence as an uninterrupted run,
 #     and the same model bytes.
@@ -33,7 +33,7 @@ cfg() {  # cfg FILE OUT_DIR [EXTRA JSON]
 {"model": {"dim": 32, "hidden_dim": 64, "n_layers": 2, "n_heads": 4, "n_kv_heads": 2, "seq_len": 64},
  "train_data": "$tmp/d.train.bin", "val_data": "$tmp/d.val.bin", "out_dir": "$2",
  "batch_size": 4, "seq_len": 32, "steps": 30, "warmup": 3, "lr": 3e-3,
- "eval_every": 5, "eval_batches": 2, "save_every": 10, "threads": 2 ${3:-}}
+ "eval_every": 5, "eval_batches": 2, "save_every": 10, "threads": 1 ${3:-}}
 JSON
 }
 
@@ -63,6 +63,9 @@ awk -v a="$first" -v b="$last" 'BEGIN { exit !(b < a - 1) }' \
 [ "$(grep -c '' "$tmp/a/loss.csv")" = 31 ] && ok "31 csv lines" || bad "csv lines"
 "$herd" info -m "$tmp/a/model.gguf" | grep -q "^dim: *32" && ok "exported model loads" \
   || bad "exported model"
+
+"$herd" convert -m "$tmp/a/model.gguf" -o "$tmp/a/hf" -q 2>/dev/null && [ -s "$tmp/a/hf/model.safetensors" ] \
+  && "$herd" info -m "$tmp/a/hf" | grep -q "^dim: *32" && ok "exported to safetensors" || bad "safetensors export"
 
 # 3. Exact resume.
 cfg "$tmp/b.json" "$tmp/b"
