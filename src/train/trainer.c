@@ -247,6 +247,9 @@ static herd_status loop(run *r, int64_t stop_at)
 {
     const herd_train_opts *o = r->o;
     int T = o->seq_len > 0 ? o->seq_len : herd_train_config(r->tm)->seq_len;
+    if (stop_at > 0 && stop_at <= r->st.step)
+        return herd_fail(HERD_E_ARG, "--stop-at %lld: the run is already at step %lld",
+                         (long long)stop_at, (long long)r->st.step);
     while (r->st.step < o->steps) {
         herd_ckpt_record rec;
         HERD_TRY(step(r, T, &rec));
