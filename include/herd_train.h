@@ -61,6 +61,37 @@ const herd_param_info *herd_train_tensor(const herd_train_model *tm, int i);
  * is freed; it sees later parameter updates. */
 const herd_model *herd_train_as_model(herd_train_model *tm);
 
+/* ---- LoRA (Hu et al. 2021) ----
+ * Each chosen matrix W of every layer gets y = W x + (alpha / r) B (A x)
+ * with A [r][in] drawn uniform(-1/sqrt(in), 1/sqrt(in)) and B [out][r]
+ * zero (so training starts from the base model exactly). The base weights
+ * stay frozen where they are (mapped, in the file's own type), never in
+ * trainable memory; the flat buffers of herd_train_params/grads hold only
+ * the adapters, named blk.L.<matrix>.lora_a / lora_b (matrix: attn_q,
+ * attn_k, attn_v, attn_output, ffn_gate, ffn_up, ffn_down). Dropout p on
+ * the adapter's input (as PEFT): masks drawn from herd_train_set_seed's
+ * seed, so a run repeats exactly. */
+enum {
+    HERD_LORA_Q = 1, HERD_LORA_K = 2, HERD_LORA_V = 4, HERD_LORA_O = 8,
+    HERD_LORA_GATE = 16, HERD_LORA_UP = 32, HERD_LORA_DOWN = 64,
+    HERD_LORA_ALL = 127
+};
+
+typedef struct {
+    int r;              /* rank, 1 .. min(in, out) of every chosen matrix */
+    float alpha;        /* scale alpha / r */
+    float dropout;      /* 0 <= p < 1 */
+    unsigned targets;   /* HERD_LORA_* bits */
+} herd_lora_params;
+
+/* A LoRA training model over base (which must outlive it; its norms F32 as
+ * herd_model_open leaves them). herd_train_as_model gives NULL for it. */
+herd_status herd_train_model_lora(const herd_model *base, const herd_lora_params *p,
+                                  uint64_t seed, herd_train_model **out);
+/* The seed of the dropout masks of the next forward/backward (the trainer
+ * sets it from the step and micro-batch). */
+void herd_train_set_seed(herd_train_model *tm, uint64_t seed);
+
 /* Recompute each layer's activations in the backward pass instead of
  * keeping them: memory of one layer instead of n_layers, the same gradients,
  * about a third more compute. Off by default. */

@@ -75,3 +75,28 @@ herd_status herd_embedding_row(float *dst, const herd_tensor *emb, int id)
     q->to_float((const uint8_t *)emb->data + (size_t)id * row, dst, emb->cols);
     return HERD_OK;
 }
+
+herd_status herd_linear_backward_x(float *dx, const float *dy, const herd_tensor *w, int n,
+                                   int in, int out, float *tile, int accumulate)
+{
+    if (w->type == HERD_TYPE_F32) {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, in, out, 1.0f, dy, out,
+                    w->data, in, accumulate ? 1.0f : 0.0f, dx, in);
+        return HERD_OK;
+    }
+    const herd_qtraits *q = herd_qtraits_get((herd_qtype)w->type);
+    size_t row = herd_row_bytes(w->type, in);
+    if (!q || !row)
+        return herd_fail(HERD_E_UNSUPPORTED, "no kernel for %s weights", herd_type_name(w->type));
+    int tile_rows = HERD_LINEAR_TILE_FLOATS / in > 0 ? HERD_LINEAR_TILE_FLOATS / in : 1;
+    for (int r0 = 0; r0 < out; r0 += tile_rows) {
+        int rows = out - r0 < tile_rows ? out - r0 : tile_rows;
+        #pragma omp parallel for schedule(static)
+        for (int r = 0; r < rows; r++)
+            q->to_float((const uint8_t *)w->data + (size_t)(r0 + r) * row,
+                        tile + (size_t)r * in, in);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, in, rows, 1.0f, dy + r0, out,
+                    tile, in, accumulate || r0 > 0 ? 1.0f : 0.0f, dx, in);
+    }
+    return HERD_OK;
+}

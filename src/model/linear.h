@@ -20,6 +20,12 @@ size_t herd_linear_tile_floats(int64_t max_in);
  * tile: herd_linear_tile_floats(in) floats. */
 herd_status herd_linear(float *y, const float *x, const herd_tensor *w, int n, int in, int out,
                         void *xq, float *tile);
+/* dx[n][in] (+)= dy[n][out] . w for a weight in any type (training with
+ * frozen weights): F32 through one sgemm, others widened tile by tile into
+ * tile (herd_linear_tile_floats(in) floats). dx is overwritten unless
+ * accumulate. */
+herd_status herd_linear_backward_x(float *dx, const float *dy, const herd_tensor *w, int n,
+                                   int in, int out, float *tile, int accumulate);
 /* Row id of an embedding table in any type, as floats. */
 herd_status herd_embedding_row(float *dst, const herd_tensor *emb, int id);
 

@@ -2,6 +2,7 @@
  * bottom): from the gradient at the layer's output (g.dx) to the gradient
  * at its input, adding every weight's gradient on the way. */
 #include "model/train.h"
+#include "base/error.h"
 #include "kernels/kernels.h"
 #include "base/threads.h"
 #include <omp.h>
@@ -59,31 +60,30 @@ static void rope_backward(herd_train_model *tm, int N)
     }
 }
 
-void herd_train_layer_backward(herd_train_model *tm, int l, int B, int T)
+herd_status herd_train_layer_backward(herd_train_model *tm, int l, int B, int T)
 {
     const herd_config *c = &tm->cfg;
-    int N = B * T, D = c->dim, KV = D / c->n_heads * c->n_kv_heads, Hd = c->hidden_dim;
+    int N = B * T, D = c->dim;
     const herd_layer_acts *a = &tm->acts[l];
-    const herd_layer_off *o = &tm->lo[l];
-    const float *P = tm->params, *x = tm->x_in + (size_t)l * N * D;
-    float *G = tm->grads;
+    const herd_train_layer *L = &tm->L[l];
+    const float *x = tm->x_in + (size_t)l * N * D;
     herd_grad_scratch *g = &tm->g;
 
     /* x_out = x_mid + w2(silu(w1 xn) * w3 xn), xn = rmsnorm(x_mid) */
-    herd_matmul_backward(g->dhg, G + o->w2, g->dx, a->hg, P + o->w2, N, Hd, D, 0);
-    swiglu_backward(g, a, (size_t)N * Hd);
-    herd_matmul_backward(g->dxn, G + o->w1, g->dh1, a->xn_ffn, P + o->w1, N, D, Hd, 0);
-    herd_matmul_backward(g->dxn, G + o->w3, g->dh3, a->xn_ffn, P + o->w3, N, D, Hd, 1);
-    herd_rmsnorm_backward(g->dx, G + o->ffn_norm, g->dxn, a->x_mid, P + o->ffn_norm,
-                          a->rstd_ffn, N, D);
+    HERD_TRY(herd_train_linear_backward(tm, &L->w2, g->dhg, g->dx, a->hg, N, 0));
+    swiglu_backward(g, a, (size_t)N * c->hidden_dim);
+    HERD_TRY(herd_train_linear_backward(tm, &L->w1, g->dxn, g->dh1, a->xn_ffn, N, 0));
+    HERD_TRY(herd_train_linear_backward(tm, &L->w3, g->dxn, g->dh3, a->xn_ffn, N, 1));
+    herd_rmsnorm_backward(g->dx, L->d_ffn_norm, g->dxn, a->x_mid, L->ffn_norm, a->rstd_ffn,
+                          N, D);
 
     /* x_mid = x + wo(attention(rope(wq xn), rope(wk xn), wv xn)), xn = rmsnorm(x) */
-    herd_matmul_backward(g->datt, G + o->wo, g->dx, a->att, P + o->wo, N, D, D, 0);
+    HERD_TRY(herd_train_linear_backward(tm, &L->wo, g->datt, g->dx, a->att, N, 0));
     attention_backward(tm, a, B, T);
     rope_backward(tm, N);
-    herd_matmul_backward(g->dxn, G + o->wq, g->dq, a->xn_attn, P + o->wq, N, D, D, 0);
-    herd_matmul_backward(g->dxn, G + o->wk, g->dk, a->xn_attn, P + o->wk, N, D, KV, 1);
-    herd_matmul_backward(g->dxn, G + o->wv, g->dv, a->xn_attn, P + o->wv, N, D, KV, 1);
-    herd_rmsnorm_backward(g->dx, G + o->attn_norm, g->dxn, x, P + o->attn_norm,
-                          a->rstd_attn, N, D);
+    HERD_TRY(herd_train_linear_backward(tm, &L->wq, g->dxn, g->dq, a->xn_attn, N, 0));
+    HERD_TRY(herd_train_linear_backward(tm, &L->wk, g->dxn, g->dk, a->xn_attn, N, 1));
+    HERD_TRY(herd_train_linear_backward(tm, &L->wv, g->dxn, g->dv, a->xn_attn, N, 1));
+    herd_rmsnorm_backward(g->dx, L->d_attn_norm, g->dxn, x, L->attn_norm, a->rstd_attn, N, D);
+    return HERD_OK;
 }

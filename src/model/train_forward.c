@@ -4,6 +4,7 @@
  * and, for training, the backward pass (train_backward.c) in the order
  * head, layers top to bottom, embedding. */
 #include "model/train.h"
+#include "model/linear.h"
 #include "base/error.h"
 #include "kernels/kernels.h"
 #include "base/threads.h"
@@ -71,31 +72,31 @@ static void add(float *y, const float *x, size_t n)
         y[i] += x[i];
 }
 
-void herd_train_layer_forward(herd_train_model *tm, int l, int B, int T)
+herd_status herd_train_layer_forward(herd_train_model *tm, int l, int B, int T)
 {
     const herd_config *c = &tm->cfg;
-    int N = B * T, D = c->dim, KV = D / c->n_heads * c->n_kv_heads, Hd = c->hidden_dim;
+    int N = B * T, D = c->dim;
     const herd_layer_acts *a = &tm->acts[l];
-    const herd_layer_off *o = &tm->lo[l];
-    const float *P = tm->params;
+    const herd_train_layer *L = &tm->L[l];
     const float *x = tm->x_in + (size_t)l * N * D;
     float *xo = tm->x_in + (size_t)(l + 1) * N * D;
 
-    rmsnorm_rows(a->xn_attn, a->rstd_attn, x, P + o->attn_norm, N, D, c->norm_eps);
-    herd_matmul(a->q, a->xn_attn, P + o->wq, N, D, D);
-    herd_matmul(a->k, a->xn_attn, P + o->wk, N, D, KV);
-    herd_matmul(a->v, a->xn_attn, P + o->wv, N, D, KV);
+    rmsnorm_rows(a->xn_attn, a->rstd_attn, x, L->attn_norm, N, D, c->norm_eps);
+    HERD_TRY(herd_train_linear(tm, &L->wq, a->q, a->xn_attn, N));
+    HERD_TRY(herd_train_linear(tm, &L->wk, a->k, a->xn_attn, N));
+    HERD_TRY(herd_train_linear(tm, &L->wv, a->v, a->xn_attn, N));
     rope_rows(tm, a->q, a->k, N);
     attention(tm, a, B, T);
-    herd_matmul(a->x_mid, a->att, P + o->wo, N, D, D);
+    HERD_TRY(herd_train_linear(tm, &L->wo, a->x_mid, a->att, N));
     add(a->x_mid, x, (size_t)N * D);
 
-    rmsnorm_rows(a->xn_ffn, a->rstd_ffn, a->x_mid, P + o->ffn_norm, N, D, c->norm_eps);
-    herd_matmul(a->h1, a->xn_ffn, P + o->w1, N, D, Hd);
-    herd_matmul(a->h3, a->xn_ffn, P + o->w3, N, D, Hd);
-    herd_swiglu(a->hg, a->h1, a->h3, N * Hd);
-    herd_matmul(xo, a->hg, P + o->w2, N, Hd, D);
+    rmsnorm_rows(a->xn_ffn, a->rstd_ffn, a->x_mid, L->ffn_norm, N, D, c->norm_eps);
+    HERD_TRY(herd_train_linear(tm, &L->w1, a->h1, a->xn_ffn, N));
+    HERD_TRY(herd_train_linear(tm, &L->w3, a->h3, a->xn_ffn, N));
+    herd_swiglu(a->hg, a->h1, a->h3, N * c->hidden_dim);
+    HERD_TRY(herd_train_linear(tm, &L->w2, xo, a->hg, N));
     add(xo, a->x_mid, (size_t)N * D);
+    return HERD_OK;
 }
 
 /* Summed loss of rows [r0, r0 + n) whose logits are in lg; with grads the
@@ -117,37 +118,35 @@ static double chunk_loss(float *lg, const int *targets, int r0, int n, int V, fl
     return sum;
 }
 
-double herd_train_head(herd_train_model *tm, const herd_batch *b, int grads, float scale,
-                       int *n_scored)
+herd_status herd_train_head(herd_train_model *tm, const herd_batch *b, int grads,
+                            float scale, int *n_scored, double *sum_out)
 {
     const herd_config *c = &tm->cfg;
     int N = b->B * b->T, D = c->dim, V = c->vocab_size, L = c->n_layers;
     const float *xf = tm->x_in + (size_t)L * N * D;
-    const float *W = tm->params + tm->off_out;
-    float *dW = tm->grads + tm->off_out;
     int count = 0;
     for (int i = 0; i < N; i++)
         count += b->targets[i] >= 0;
     *n_scored = count;
-    rmsnorm_rows(tm->xn_out, tm->rstd_out, xf, tm->params + tm->off_out_norm, N, D,
-                 c->norm_eps);
+    rmsnorm_rows(tm->xn_out, tm->rstd_out, xf, tm->out_norm, N, D, c->norm_eps);
     float gs = count ? scale / count : 0.0f;
     double sum = 0;
     for (int r0 = 0; r0 < N; r0 += tm->chunk) {
         int n = N - r0 < tm->chunk ? N - r0 : tm->chunk;
         const float *xn = tm->xn_out + (size_t)r0 * D;
-        herd_matmul(tm->g.logits, xn, W, n, D, V);
+        HERD_TRY(herd_train_linear(tm, &tm->out, tm->g.logits, xn, n));
         sum += chunk_loss(tm->g.logits, b->targets, r0, n, V, gs, grads);
         if (grads)
-            herd_matmul_backward(tm->g.dxn + (size_t)r0 * D, dW, tm->g.logits, xn, W, n, D,
-                                 V, 0);
+            HERD_TRY(herd_train_linear_backward(tm, &tm->out, tm->g.dxn + (size_t)r0 * D,
+                                                tm->g.logits, xn, n, 0));
     }
     if (grads) {
         memset(tm->g.dx, 0, (size_t)N * D * sizeof(float));
-        herd_rmsnorm_backward(tm->g.dx, tm->grads + tm->off_out_norm, tm->g.dxn, xf,
-                              tm->params + tm->off_out_norm, tm->rstd_out, N, D);
+        herd_rmsnorm_backward(tm->g.dx, tm->d_out_norm, tm->g.dxn, xf, tm->out_norm,
+                              tm->rstd_out, N, D);
     }
-    return sum;
+    *sum_out = sum;
+    return HERD_OK;
 }
 
 static herd_status check_batch(const herd_train_model *tm, const herd_batch *b)
@@ -176,12 +175,17 @@ static herd_status forward(herd_train_model *tm, const herd_batch *b, int grads,
     HERD_TRY(herd_train_reserve(tm, b->B, b->T));
     herd_train_positions(tm, b);
     int N = b->B * b->T, D = tm->cfg.dim, n;
-    for (int t = 0; t < N; t++)
-        memcpy(tm->x_in + (size_t)t * D, tm->params + tm->off_emb + (size_t)b->tokens[t] * D,
-               (size_t)D * sizeof(float));
+    for (int t = 0; t < N; t++) {
+        float *row = tm->x_in + (size_t)t * D;
+        if (tm->emb.w)
+            memcpy(row, tm->emb.w + (size_t)b->tokens[t] * D, (size_t)D * sizeof(float));
+        else
+            HERD_TRY(herd_embedding_row(row, tm->emb.base, b->tokens[t]));
+    }
     for (int l = 0; l < tm->cfg.n_layers; l++)
-        herd_train_layer_forward(tm, l, b->B, b->T);
-    double sum = herd_train_head(tm, b, grads, scale, &n);
+        HERD_TRY(herd_train_layer_forward(tm, l, b->B, b->T));
+    double sum;
+    HERD_TRY(herd_train_head(tm, b, grads, scale, &n, &sum));
     *loss = n ? (float)(sum / n) : NAN;
     if (n_scored)
         *n_scored = n;
@@ -205,12 +209,12 @@ herd_status herd_train_forward_backward(herd_train_model *tm, const herd_batch *
         return HERD_OK;
     for (int l = tm->cfg.n_layers - 1; l >= 0; l--) {
         if (tm->recompute)
-            herd_train_layer_forward(tm, l, b->B, b->T);
-        herd_train_layer_backward(tm, l, b->B, b->T);
+            HERD_TRY(herd_train_layer_forward(tm, l, b->B, b->T));
+        HERD_TRY(herd_train_layer_backward(tm, l, b->B, b->T));
     }
     int N = b->B * b->T, D = tm->cfg.dim;
-    float *dE = tm->grads + tm->off_emb;
-    for (int t = 0; t < N; t++) {
+    float *dE = tm->emb.g;
+    for (int t = 0; dE && t < N; t++) {
         float *row = dE + (size_t)b->tokens[t] * D;
         const float *g = tm->g.dx + (size_t)t * D;
         for (int i = 0; i < D; i++)

@@ -10,8 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-static size_t add(herd_train_model *tm, const char *name, int64_t rows, int64_t cols,
-                  int decay)
+size_t herd_train_layout_add(herd_train_model *tm, const char *name, int64_t rows,
+                             int64_t cols, int decay)
 {
     herd_param_info *p = &tm->info[tm->n_info++];
     snprintf(p->name, sizeof p->name, "%s", name);
@@ -23,62 +23,74 @@ static size_t add(herd_train_model *tm, const char *name, int64_t rows, int64_t 
     return p->offset;
 }
 
+/* The full layout of herd_train.h: index 0 the embedding, 1 + 9 l + i the
+ * nine tensors of layer l, then output_norm and output. */
 static void layout(herd_train_model *tm)
 {
     const herd_config *c = &tm->cfg;
     int64_t d = c->dim, kv = d / c->n_heads * c->n_kv_heads, h = c->hidden_dim;
+    static const char *names[9] = {"attn_norm", "attn_q", "attn_k", "attn_v", "attn_output",
+                                   "ffn_norm", "ffn_gate", "ffn_down", "ffn_up"};
+    int64_t rows[9] = {1, d, kv, kv, d, 1, h, d, h}, cols[9] = {d, d, d, d, d, d, d, h, d};
     char nm[48];
-    tm->off_emb = add(tm, "token_embd", c->vocab_size, d, 1);
-    for (int l = 0; l < c->n_layers; l++) {
-        herd_layer_off *o = &tm->lo[l];
-#define T(field, suffix, r, cl, dec) \
-        snprintf(nm, sizeof nm, "blk.%d.%s", l, suffix); o->field = add(tm, nm, r, cl, dec)
-        T(attn_norm, "attn_norm", 1, d, 0);
-        T(wq, "attn_q", d, d, 1);
-        T(wk, "attn_k", kv, d, 1);
-        T(wv, "attn_v", kv, d, 1);
-        T(wo, "attn_output", d, d, 1);
-        T(ffn_norm, "ffn_norm", 1, d, 0);
-        T(w1, "ffn_gate", h, d, 1);
-        T(w2, "ffn_down", d, h, 1);
-        T(w3, "ffn_up", h, d, 1);
-#undef T
-    }
-    tm->off_out_norm = add(tm, "output_norm", 1, d, 0);
-    tm->off_out = c->tied_embeddings ? tm->off_emb : add(tm, "output", c->vocab_size, d, 1);
+    herd_train_layout_add(tm, "token_embd", c->vocab_size, d, 1);
+    for (int l = 0; l < c->n_layers; l++)
+        for (int i = 0; i < 9; i++) {
+            snprintf(nm, sizeof nm, "blk.%d.%s", l, names[i]);
+            herd_train_layout_add(tm, nm, rows[i], cols[i], rows[i] > 1);
+        }
+    herd_train_layout_add(tm, "output_norm", 1, d, 0);
+    if (!c->tied_embeddings)
+        herd_train_layout_add(tm, "output", c->vocab_size, d, 1);
 }
 
-/* Points the view's F32 tensors into the parameter buffer. */
-static void bind_view(herd_train_model *tm)
+static herd_train_mat mat(herd_train_model *tm, int i)
 {
-    herd_model *m = &tm->view;
+    const herd_param_info *p = &tm->info[i];
+    return (herd_train_mat){tm->params + p->offset, tm->grads + p->offset, NULL, NULL,
+                            (int)p->cols, (int)p->rows};
+}
+
+/* Points the layer table and the view's F32 tensors into the buffers. */
+static void bind_full(herd_train_model *tm)
+{
     const herd_config *c = &tm->cfg;
-    int64_t d = c->dim, kv = d / c->n_heads * c->n_kv_heads, h = c->hidden_dim;
+    herd_model *m = &tm->view;
     m->cfg = *c;
-#define V(t, off, r, cl) (t) = (herd_tensor){tm->params + (off), HERD_TYPE_F32, (r), (cl)}
-    V(m->w.tok_embeddings, tm->off_emb, c->vocab_size, d);
-    V(m->w.output_norm, tm->off_out_norm, 1, d);
-    if (c->tied_embeddings)
-        m->w.output = (herd_tensor){NULL, HERD_TYPE_F32, c->vocab_size, d};
-    else
-        V(m->w.output, tm->off_out, c->vocab_size, d);
+#define V(t, i) (t) = (herd_tensor){tm->params + tm->info[i].offset, HERD_TYPE_F32, \
+                                     tm->info[i].rows, tm->info[i].cols}
+    tm->emb = mat(tm, 0);
+    V(m->w.tok_embeddings, 0);
     for (int l = 0; l < c->n_layers; l++) {
-        herd_layer_weights *L = &m->w.layers[l];
-        const herd_layer_off *o = &tm->lo[l];
-        V(L->attn_norm, o->attn_norm, 1, d);
-        V(L->wq, o->wq, d, d);
-        V(L->wk, o->wk, kv, d);
-        V(L->wv, o->wv, kv, d);
-        V(L->wo, o->wo, d, d);
-        V(L->ffn_norm, o->ffn_norm, 1, d);
-        V(L->w1, o->w1, h, d);
-        V(L->w2, o->w2, d, h);
-        V(L->w3, o->w3, h, d);
+        int k = 1 + 9 * l;
+        herd_train_layer *L = &tm->L[l];
+        herd_layer_weights *W = &m->w.layers[l];
+        L->attn_norm = tm->params + tm->info[k].offset;
+        L->d_attn_norm = tm->grads + tm->info[k].offset;
+        L->ffn_norm = tm->params + tm->info[k + 5].offset;
+        L->d_ffn_norm = tm->grads + tm->info[k + 5].offset;
+        L->wq = mat(tm, k + 1); L->wk = mat(tm, k + 2); L->wv = mat(tm, k + 3);
+        L->wo = mat(tm, k + 4); L->w1 = mat(tm, k + 6); L->w2 = mat(tm, k + 7);
+        L->w3 = mat(tm, k + 8);
+        V(W->attn_norm, k); V(W->wq, k + 1); V(W->wk, k + 2); V(W->wv, k + 3);
+        V(W->wo, k + 4); V(W->ffn_norm, k + 5); V(W->w1, k + 6); V(W->w2, k + 7);
+        V(W->w3, k + 8);
+    }
+    int k = 1 + 9 * c->n_layers;
+    tm->out_norm = tm->params + tm->info[k].offset;
+    tm->d_out_norm = tm->grads + tm->info[k].offset;
+    V(m->w.output_norm, k);
+    if (c->tied_embeddings) {
+        tm->out = tm->emb;
+        m->w.output = (herd_tensor){NULL, HERD_TYPE_F32, c->vocab_size, c->dim};
+    } else {
+        tm->out = mat(tm, k + 1);
+        V(m->w.output, k + 1);
     }
 #undef V
 }
 
-static herd_status alloc_model(const herd_config *cfg, herd_train_model **out)
+herd_status herd_train_alloc(const herd_config *cfg, herd_train_model **out)
 {
     *out = NULL;
     HERD_TRY(herd_config_check(cfg));
@@ -86,22 +98,41 @@ static herd_status alloc_model(const herd_config *cfg, herd_train_model **out)
     if (!tm)
         return herd_fail(HERD_E_NOMEM, "out of memory");
     tm->cfg = *cfg;
-    int L = cfg->n_layers;
-    tm->info = calloc((size_t)L * 9 + 3, sizeof *tm->info);
-    tm->lo = calloc((size_t)L, sizeof *tm->lo);
-    tm->view.w.layers = calloc((size_t)L, sizeof *tm->view.w.layers);
-    if (tm->info && tm->lo && tm->view.w.layers) {
-        layout(tm);
-        tm->params = malloc(tm->n * sizeof(float));
-        tm->grads = calloc(tm->n, sizeof(float));
-    }
-    if (!tm->params || !tm->grads) {
-        size_t mb = tm->n * 8 >> 20;
+    size_t L = (size_t)cfg->n_layers;
+    tm->info = calloc(L * 14 + 3, sizeof *tm->info);
+    tm->L = calloc(L, sizeof *tm->L);
+    tm->view.w.layers = calloc(L, sizeof *tm->view.w.layers);
+    tm->sink = calloc((size_t)cfg->dim, sizeof(float));
+    if (!tm->info || !tm->L || !tm->view.w.layers || !tm->sink) {
         herd_train_model_free(tm);
-        return herd_fail(HERD_E_NOMEM, "out of memory for %zu MiB of parameters and gradients",
-                         mb);
+        return herd_fail(HERD_E_NOMEM, "out of memory");
     }
-    bind_view(tm);
+    *out = tm;
+    return HERD_OK;
+}
+
+/* The flat buffers for the layout made so far. */
+herd_status herd_train_alloc_buffers(herd_train_model *tm)
+{
+    tm->params = malloc(tm->n * sizeof(float));
+    tm->grads = calloc(tm->n, sizeof(float));
+    if (!tm->params || !tm->grads)
+        return herd_fail(HERD_E_NOMEM, "out of memory for %zu MiB of parameters and gradients",
+                         tm->n * 8 >> 20);
+    return HERD_OK;
+}
+
+static herd_status alloc_model(const herd_config *cfg, herd_train_model **out)
+{
+    herd_train_model *tm;
+    HERD_TRY(herd_train_alloc(cfg, &tm));
+    layout(tm);
+    herd_status st = herd_train_alloc_buffers(tm);
+    if (st != HERD_OK) {
+        herd_train_model_free(tm);
+        return st;
+    }
+    bind_full(tm);
     *out = tm;
     return HERD_OK;
 }
@@ -177,21 +208,27 @@ herd_status herd_train_model_from(const herd_model *m, herd_train_model **out)
     HERD_TRY(train_config(m, &cfg));
     HERD_TRY(alloc_model(&cfg, &tm));
     const herd_weights *w = &m->w;
-    herd_status st = copy_tensor(tm->params + tm->off_emb, &w->tok_embeddings, "token_embd");
-    for (int l = 0; st == HERD_OK && l < m->cfg.n_layers; l++) {
-        const herd_layer_weights *L = &w->layers[l];
-        const herd_layer_off *o = &tm->lo[l];
-        const herd_tensor *src[9] = {&L->attn_norm, &L->wq, &L->wk, &L->wv, &L->wo,
-                                     &L->ffn_norm, &L->w1, &L->w2, &L->w3};
-        size_t dst[9] = {o->attn_norm, o->wq, o->wk, o->wv, o->wo, o->ffn_norm, o->w1,
-                         o->w2, o->w3};
-        for (int i = 0; st == HERD_OK && i < 9; i++)
-            st = copy_tensor(tm->params + dst[i], src[i], tm->info[1 + l * 9 + i].name);
+    const herd_tensor **src = malloc(((size_t)m->cfg.n_layers * 9 + 3) * sizeof *src);
+    if (!src) {
+        herd_train_model_free(tm);
+        return herd_fail(HERD_E_NOMEM, "out of memory");
     }
-    if (st == HERD_OK)
-        st = copy_tensor(tm->params + tm->off_out_norm, &w->output_norm, "output_norm");
-    if (st == HERD_OK && !m->cfg.tied_embeddings)
-        st = copy_tensor(tm->params + tm->off_out, &w->output, "output");
+    int n = 0;
+    src[n++] = &w->tok_embeddings;
+    for (int l = 0; l < m->cfg.n_layers; l++) {
+        const herd_layer_weights *L = &w->layers[l];
+        const herd_tensor *t[9] = {&L->attn_norm, &L->wq, &L->wk, &L->wv, &L->wo,
+                                   &L->ffn_norm, &L->w1, &L->w2, &L->w3};
+        for (int i = 0; i < 9; i++)
+            src[n++] = t[i];
+    }
+    src[n++] = &w->output_norm;
+    if (!m->cfg.tied_embeddings)
+        src[n++] = &w->output;
+    herd_status st = HERD_OK;
+    for (int i = 0; st == HERD_OK && i < n; i++)
+        st = copy_tensor(tm->params + tm->info[i].offset, src[i], tm->info[i].name);
+    free(src);
     if (st != HERD_OK) {
         herd_train_model_free(tm);
         return st;
@@ -207,7 +244,15 @@ void herd_train_model_free(herd_train_model *tm)
     free(tm->params);
     free(tm->grads);
     free(tm->info);
-    free(tm->lo);
+    free(tm->L);
+    free(tm->loras);
+    free(tm->sink);
+    free(tm->lora_u);
+    free(tm->lora_du);
+    free(tm->lora_xd);
+    free(tm->lora_dxd);
+    free(tm->tile);
+    free(tm->xq);
     free(tm->view.w.layers);
     free(tm->x_in);
     free(tm->rstd_out);
@@ -224,7 +269,10 @@ void herd_train_model_free(herd_train_model *tm)
 
 const herd_config *herd_train_config(const herd_train_model *tm) { return &tm->cfg; }
 int herd_train_n_tensors(const herd_train_model *tm) { return tm->n_info; }
-const herd_model *herd_train_as_model(herd_train_model *tm) { return &tm->view; }
+const herd_model *herd_train_as_model(herd_train_model *tm)
+{
+    return tm->base ? NULL : &tm->view;
+}
 
 float *herd_train_params(herd_train_model *tm, size_t *n)
 {

@@ -3,6 +3,7 @@
 #include "model/train.h"
 #include "base/error.h"
 #include "kernels/kernels.h"
+#include "model/linear.h"
 #include <omp.h>
 #include <stdlib.h>
 
@@ -108,8 +109,34 @@ static herd_status alloc_rope(herd_train_model *tm, int B, int T)
     return HERD_OK;
 }
 
+/* LoRA scratch and the tiles for frozen weights. */
+static herd_status alloc_frozen(herd_train_model *tm, int B, int T)
+{
+    const herd_config *c = &tm->cfg;
+    size_t N = (size_t)B * T;
+    if (tm->n_lora) {
+        tm->lora_u = malloc(N * tm->max_r * sizeof(float));
+        tm->lora_du = malloc(N * tm->max_r * sizeof(float));
+        size_t wide = (size_t)(c->dim > c->hidden_dim ? c->dim : c->hidden_dim);
+        tm->lora_xd = malloc(N * wide * sizeof(float));
+        tm->lora_dxd = malloc(N * wide * sizeof(float));
+        if (!tm->lora_u || !tm->lora_du || !tm->lora_xd || !tm->lora_dxd)
+            return HERD_E_NOMEM;
+    }
+    if (tm->base && !tm->tile) {
+        int64_t max_in = c->dim > c->hidden_dim ? c->dim : c->hidden_dim;
+        tm->tile = malloc(herd_linear_tile_floats(max_in) * sizeof(float));
+        tm->xq = malloc((size_t)HERD_LINEAR_BLOCK_ROWS * herd_linear_xq_bytes(max_in));
+        if (!tm->tile || !tm->xq)
+            return HERD_E_NOMEM;
+    }
+    return HERD_OK;
+}
+
 static void release(herd_train_model *tm)
 {
+    free(tm->lora_u); free(tm->lora_du); free(tm->lora_xd); free(tm->lora_dxd);
+    tm->lora_u = tm->lora_du = tm->lora_xd = tm->lora_dxd = NULL;
     free(tm->acts); free(tm->x_in); free(tm->rstd_out); free(tm->xn_out);
     free(tm->act_buf); free(tm->g_buf); free(tm->pos); free(tm->start);
     free(tm->rope_cos); free(tm->rope_sin);
@@ -124,7 +151,8 @@ herd_status herd_train_reserve(herd_train_model *tm, int B, int T)
     if (B == tm->B && T == tm->T && omp_get_max_threads() <= tm->threads)
         return HERD_OK;
     release(tm);
-    if (alloc_acts(tm, B, T) || alloc_grads(tm, B, T) || alloc_rope(tm, B, T)) {
+    if (alloc_acts(tm, B, T) || alloc_grads(tm, B, T) || alloc_rope(tm, B, T) ||
+        alloc_frozen(tm, B, T)) {
         release(tm);
         size_t mb = ((tm->recompute ? 1 : tm->cfg.n_layers) * layer_floats(&tm->cfg, B, T)) >> 18;
         return herd_fail(HERD_E_NOMEM, "out of memory for the activations of a %d x %d "

@@ -1,0 +1,137 @@
+/* A LoRA training model (herd_train.h): the base model's weights frozen in
+ * place, adapters A and B on the chosen matrices as the only parameters. */
+#include "model/train.h"
+#include "base/error.h"
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const mat_names[7] = {"attn_q", "attn_k", "attn_v", "attn_output",
+                                         "ffn_gate", "ffn_up", "ffn_down"};
+
+static herd_train_mat *layer_mat(herd_train_layer *L, int i)
+{
+    herd_train_mat *m[7] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->w1, &L->w3, &L->w2};
+    return m[i];
+}
+
+static herd_train_mat frozen(const herd_tensor *t)
+{
+    return (herd_train_mat){NULL, NULL, t, NULL, (int)t->cols, (int)t->rows};
+}
+
+static herd_status bind_frozen(herd_train_model *tm, const herd_model *base)
+{
+    const herd_weights *w = &base->w;
+    tm->emb = frozen(&w->tok_embeddings);
+    tm->out = frozen(base->cfg.tied_embeddings ? &w->tok_embeddings : &w->output);
+    tm->out_norm = w->output_norm.data;
+    tm->d_out_norm = tm->sink;
+    if (w->output_norm.type != HERD_TYPE_F32)
+        return herd_fail(HERD_E_ARG, "LoRA: the base model's norms must be F32 (open it with "
+                         "herd_model_open)");
+    for (int l = 0; l < base->cfg.n_layers; l++) {
+        const herd_layer_weights *W = &w->layers[l];
+        herd_train_layer *L = &tm->L[l];
+        if (W->attn_norm.type != HERD_TYPE_F32 || W->ffn_norm.type != HERD_TYPE_F32)
+            return herd_fail(HERD_E_ARG, "LoRA: the base model's norms must be F32");
+        L->attn_norm = W->attn_norm.data;
+        L->ffn_norm = W->ffn_norm.data;
+        L->d_attn_norm = L->d_ffn_norm = tm->sink;
+        L->wq = frozen(&W->wq); L->wk = frozen(&W->wk); L->wv = frozen(&W->wv);
+        L->wo = frozen(&W->wo); L->w1 = frozen(&W->w1); L->w3 = frozen(&W->w3);
+        L->w2 = frozen(&W->w2);
+    }
+    return HERD_OK;
+}
+
+/* Lays out the adapters (lora_a then lora_b of each chosen matrix). */
+static herd_status layout(herd_train_model *tm, const herd_lora_params *p)
+{
+    int n = 0;
+    for (int l = 0; l < tm->cfg.n_layers; l++)
+        for (int i = 0; i < 7; i++) {
+            if (!(p->targets >> i & 1))
+                continue;
+            herd_train_mat *m = layer_mat(&tm->L[l], i);
+            int lim = m->in < m->out ? m->in : m->out;
+            if (p->r < 1 || p->r > lim)
+                return herd_fail(HERD_E_ARG, "LoRA rank %d is outside 1..%d for %s [%d x %d]",
+                                 p->r, lim, mat_names[i], m->out, m->in);
+            char nm[48];
+            snprintf(nm, sizeof nm, "blk.%d.%s.lora_a", l, mat_names[i]);
+            herd_train_layout_add(tm, nm, p->r, m->in, 1);
+            snprintf(nm, sizeof nm, "blk.%d.%s.lora_b", l, mat_names[i]);
+            herd_train_layout_add(tm, nm, m->out, p->r, 1);
+            n++;
+        }
+    if (!n)
+        return herd_fail(HERD_E_ARG, "LoRA: no target matrices chosen");
+    tm->n_lora = n;
+    tm->max_r = p->r;
+    tm->loras = calloc((size_t)n, sizeof *tm->loras);
+    return tm->loras ? HERD_OK : herd_fail(HERD_E_NOMEM, "out of memory");
+}
+
+static uint64_t next_u64(uint64_t *s)
+{
+    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+/* Points each adapter into the buffers; A uniform, B zero. */
+static void bind_adapters(herd_train_model *tm, const herd_lora_params *p, uint64_t seed)
+{
+    int k = 0;
+    uint64_t s = seed;
+    for (int l = 0; l < tm->cfg.n_layers; l++)
+        for (int i = 0; i < 7; i++) {
+            if (!(p->targets >> i & 1))
+                continue;
+            herd_train_mat *m = layer_mat(&tm->L[l], i);
+            herd_lora_mat *a = &tm->loras[k];
+            const herd_param_info *ia = &tm->info[2 * k], *ib = &tm->info[2 * k + 1];
+            *a = (herd_lora_mat){tm->params + ia->offset, tm->params + ib->offset,
+                                 tm->grads + ia->offset, tm->grads + ib->offset, p->r,
+                                 p->alpha / p->r, p->dropout, (uint64_t)k + 1};
+            float bound = 1.0f / sqrtf((float)m->in);
+            for (size_t j = 0; j < (size_t)p->r * m->in; j++)
+                a->a[j] = bound * (float)((next_u64(&s) >> 11) / 4503599627370496.0 - 1.0);
+            memset(a->b, 0, (size_t)m->out * p->r * sizeof(float));
+            m->lora = a;
+            k++;
+        }
+}
+
+herd_status herd_train_model_lora(const herd_model *base, const herd_lora_params *p,
+                                  uint64_t seed, herd_train_model **out)
+{
+    *out = NULL;
+    if (!(p->dropout >= 0 && p->dropout < 1) || !(p->alpha > 0))
+        return herd_fail(HERD_E_ARG, "LoRA: dropout must be in [0, 1) and alpha positive");
+    herd_train_model *tm;
+    HERD_TRY(herd_train_alloc(&base->cfg, &tm));
+    tm->base = base;
+    tm->view.cfg = base->cfg;
+    tm->view.w.rope_freqs = base->w.rope_freqs;
+    herd_status st = bind_frozen(tm, base);
+    if (st == HERD_OK)
+        st = layout(tm, p);
+    if (st == HERD_OK)
+        st = herd_train_alloc_buffers(tm);
+    if (st != HERD_OK) {
+        herd_train_model_free(tm);
+        return st;
+    }
+    bind_adapters(tm, p, seed);
+    *out = tm;
+    return HERD_OK;
+}
+
+void herd_train_set_seed(herd_train_model *tm, uint64_t seed)
+{
+    tm->seed = seed;
+}
