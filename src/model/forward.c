@@ -8,6 +8,7 @@
 #include "base/error.h"
 #include "kernels/kernels.h"
 #include "model/linear.h"
+#include "model/adapter.h"
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,9 +17,13 @@ herd_status herd_context_reserve(herd_context *ctx, int n);
 
 #define F32(t) ((const float *)(t).data)
 
-/* y[n][out] = x[n][in] . w^T with the context's scratch. */
-#define LINEAR(y, x, w, n, in, out) \
-    HERD_TRY(herd_linear(y, x, &(w), n, in, out, ctx->s.xq, ctx->s.tile))
+/* y[n][out] = x[n][in] . w^T with the context's scratch, plus the LoRA
+ * adapters attached to matrix i (adapter.h) of layer l. */
+#define LINEAR(y, x, w, n, in, out, l, i) do { \
+        HERD_TRY(herd_linear(y, x, &(w), n, in, out, ctx->s.xq, ctx->s.tile)); \
+        if (ctx->m->n_adapters) \
+            HERD_TRY(herd_adapters_apply(ctx->m, l, i, y, x, n)); \
+    } while (0)
 
 static void rmsnorm_rows(float *out, const float *x, const herd_tensor *w,
                          int n, int dim, float eps)
@@ -38,9 +43,9 @@ static herd_status attention(herd_context *ctx, int l, const int *pos, int n)
     float *vc = ctx->v_cache + (size_t)l * ctx->n_ctx * kv_dim;
 
     rmsnorm_rows(s->xb, s->x, &L->attn_norm, n, dim, c->norm_eps);
-    LINEAR(s->q, s->xb, L->wq, n, dim, dim);
-    LINEAR(s->k, s->xb, L->wk, n, dim, kv_dim);
-    LINEAR(s->v, s->xb, L->wv, n, dim, kv_dim);
+    LINEAR(s->q, s->xb, L->wq, n, dim, dim, l, 0);
+    LINEAR(s->k, s->xb, L->wk, n, dim, kv_dim, l, 1);
+    LINEAR(s->v, s->xb, L->wv, n, dim, kv_dim, l, 2);
     for (int t = 0; t < n; t++) {
         const float *cr = ctx->rope_cos + (size_t)pos[t] * half;
         const float *sr = ctx->rope_sin + (size_t)pos[t] * half;
@@ -59,7 +64,7 @@ static herd_status attention(herd_context *ctx, int l, const int *pos, int n)
             herd_attention_head(s->att + qo, s->q + qo, kc + ko, vc + ko,
                                 pos[t] + 1, hd, kv_dim, scr);
         }
-    LINEAR(s->xb, s->att, L->wo, n, dim, dim);
+    LINEAR(s->xb, s->att, L->wo, n, dim, dim, l, 3);
     for (size_t i = 0; i < (size_t)n * dim; i++)
         s->x[i] += s->xb[i];
     return HERD_OK;
@@ -73,10 +78,10 @@ static herd_status ffn(herd_context *ctx, int l, int n)
     herd_scratch *s = &ctx->s;
     int dim = c->dim, hid = c->hidden_dim;
     rmsnorm_rows(s->xb, s->x, &L->ffn_norm, n, dim, c->norm_eps);
-    LINEAR(s->h1, s->xb, L->w1, n, dim, hid);
-    LINEAR(s->h3, s->xb, L->w3, n, dim, hid);
+    LINEAR(s->h1, s->xb, L->w1, n, dim, hid, l, 4);
+    LINEAR(s->h3, s->xb, L->w3, n, dim, hid, l, 5);
     herd_swiglu(s->h1, s->h1, s->h3, n * hid);
-    LINEAR(s->xb, s->h1, L->w2, n, hid, dim);
+    LINEAR(s->xb, s->h1, L->w2, n, hid, dim, l, 6);
     for (size_t i = 0; i < (size_t)n * dim; i++)
         s->x[i] += s->xb[i];
     return HERD_OK;

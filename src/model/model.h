@@ -37,6 +37,9 @@ struct herd_model {
     char *chat_template;         /* the Jinja template the file carries, or NULL */
     char *path;
     herd_owned owned;
+    struct herd_adapter **adapters;  /* LoRA adapters applied at inference (owned) */
+    float *adapter_scale;
+    int n_adapters;
 };
 
 /* Defaults for the fields a format may leave out (eps 1e-5, theta 10000). */

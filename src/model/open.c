@@ -1,4 +1,5 @@
 #include "model/model.h"
+#include "model/adapter.h"
 #include "base/error.h"
 #include <stdio.h>
 #include <stdlib.h>
@@ -90,6 +91,10 @@ void herd_model_free(herd_model *m)
     if (!m)
         return;
     herd_tokenizer_free(m->tok);
+    for (int k = 0; k < m->n_adapters; k++)
+        herd_adapter_free(m->adapters[k]);
+    free(m->adapters);
+    free(m->adapter_scale);
     free(m->chat_template);
     herd_owned_free(&m->owned);
     free(m->path);

@@ -75,6 +75,7 @@ struct herd_train_model {
     herd_model view;                        /* F32 tensors into params (full training) */
     const herd_model *base;                 /* LoRA: the frozen model (not owned) */
     herd_lora_mat *loras;                   /* LoRA: n_lora adapters */
+    herd_lora_params lora_p;
     int n_lora, max_r;
     float *sink;                            /* [dim] gradients of frozen norms */
     int recompute;

@@ -2,6 +2,7 @@
  * place, adapters A and B on the chosen matrices as the only parameters. */
 #include "model/train.h"
 #include "base/error.h"
+#include "model/adapter.h"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -127,6 +128,7 @@ herd_status herd_train_model_lora(const herd_model *base, const herd_lora_params
         return st;
     }
     bind_adapters(tm, p, seed);
+    tm->lora_p = *p;
     *out = tm;
     return HERD_OK;
 }
@@ -134,4 +136,25 @@ herd_status herd_train_model_lora(const herd_model *base, const herd_lora_params
 void herd_train_set_seed(herd_train_model *tm, uint64_t seed)
 {
     tm->seed = seed;
+}
+
+herd_status herd_train_lora_adapter(herd_train_model *tm, herd_adapter **out)
+{
+    *out = NULL;
+    if (!tm->n_lora)
+        return herd_fail(HERD_E_ARG, "not a LoRA training model");
+    const herd_lora_params *p = &tm->lora_p;
+    herd_adapter *a;
+    HERD_TRY(herd_adapter_new(&tm->cfg, p->r, p->alpha, p->targets, &a));
+    for (int l = 0; l < tm->cfg.n_layers; l++)
+        for (int i = 0; i < HERD_LORA_MATS; i++) {
+            const herd_lora_mat *m = layer_mat(&tm->L[l], i)->lora;
+            herd_lora_w *w = &a->w[l * HERD_LORA_MATS + i];
+            if (!m)
+                continue;
+            memcpy(w->a, m->a, (size_t)p->r * w->in * sizeof(float));
+            memcpy(w->b, m->b, (size_t)w->out * p->r * sizeof(float));
+        }
+    *out = a;
+    return HERD_OK;
 }
