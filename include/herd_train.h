@@ -82,6 +82,9 @@ typedef struct {
     float alpha;        /* scale alpha / r */
     float dropout;      /* 0 <= p < 1 */
     unsigned targets;   /* HERD_LORA_* bits */
+    int qlora;          /* QLoRA (Dettmers et al. 2023): the frozen matrices of every
+                           layer held in 4-bit NF4 with double-quantized scales,
+                           dequantized tile by tile inside each product */
 } herd_lora_params;
 
 /* A LoRA training model over base (which must outlive it; its norms F32 as

@@ -16,6 +16,7 @@ int cli_quantize(int argc, char **argv);
 int cli_train(int argc, char **argv);
 int cli_train_tokenizer(int argc, char **argv);
 int cli_prepare(int argc, char **argv);
+int cli_extend_vocab(int argc, char **argv);
 
 /* Parses a flag's value; on failure prints "herd: FLAG: ..." and returns 0. */
 int cli_int(const char *flag, const char *val, long lo, long hi, int *out);

@@ -19,6 +19,7 @@ static const struct {
     {"quantize", cli_quantize, "quantize a GGUF model (Q8_0, Q4_0, Q4_K_M, Q6_K), as llama-quantize"},
     {"train-tokenizer", cli_train_tokenizer, "learn a SentencePiece BPE tokenizer.model from text"},
     {"prepare", cli_prepare, "tokenize text or JSONL into train/validation shards for pretraining"},
+    {"extend-vocab", cli_extend_vocab, "append pieces to a SentencePiece tokenizer and grow the model to match"},
 };
 
 static void usage(FILE *f)

@@ -5,6 +5,7 @@
 #define HERD_MODEL_TRAIN_H
 #include "herd_train.h"
 #include "model/model.h"
+#include "quant/nf4.h"
 
 /* A LoRA adapter on one matrix: W x + scale * B (A x), A [r][in],
  * B [out][r], their gradients dA, dB (all inside the flat buffers). */
@@ -22,6 +23,7 @@ typedef struct {
     const float *w;
     float *g;
     const herd_tensor *base;
+    const herd_nf4_tensor *nf4;         /* QLoRA: the frozen weights in NF4 */
     herd_lora_mat *lora;
     int in, out;
 } herd_train_mat;
@@ -76,6 +78,7 @@ struct herd_train_model {
     const herd_model *base;                 /* LoRA: the frozen model (not owned) */
     herd_lora_mat *loras;                   /* LoRA: n_lora adapters */
     herd_lora_params lora_p;
+    herd_nf4_tensor *nf4;                   /* QLoRA: [n_layers * 7], owned */
     int n_lora, max_r;
     float *sink;                            /* [dim] gradients of frozen norms */
     int recompute;

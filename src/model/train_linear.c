@@ -43,6 +43,8 @@ herd_status herd_train_linear(herd_train_model *tm, const herd_train_mat *m, flo
 {
     if (m->w)
         herd_matmul(y, x, m->w, N, m->in, m->out);
+    else if (m->nf4)
+        HERD_TRY(herd_nf4_matmul(y, x, m->nf4, N, m->in, m->out, tm->tile));
     else
         HERD_TRY(herd_linear(y, x, m->base, N, m->in, m->out, tm->xq, tm->tile));
     const herd_lora_mat *a = m->lora;
@@ -93,6 +95,9 @@ herd_status herd_train_linear_backward(herd_train_model *tm, const herd_train_ma
 {
     if (m->w)
         herd_matmul_backward(dx, m->g, dy, x, m->w, N, m->in, m->out, accumulate);
+    else if (m->nf4)
+        HERD_TRY(herd_nf4_matmul_backward_x(dx, dy, m->nf4, N, m->in, m->out, tm->tile,
+                                            accumulate));
     else
         HERD_TRY(herd_linear_backward_x(dx, dy, m->base, N, m->in, m->out, tm->tile,
                                         accumulate));

@@ -3,6 +3,7 @@
 #include "model/train.h"
 #include "base/error.h"
 #include "model/adapter.h"
+#include "model/linear.h"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,7 +20,34 @@ static herd_train_mat *layer_mat(herd_train_layer *L, int i)
 
 static herd_train_mat frozen(const herd_tensor *t)
 {
-    return (herd_train_mat){NULL, NULL, t, NULL, (int)t->cols, (int)t->rows};
+    return (herd_train_mat){NULL, NULL, t, NULL, NULL, (int)t->cols, (int)t->rows};
+}
+
+/* QLoRA: every layer matrix of the base quantized to NF4 (widened row by
+ * row on the way), the products then read only the NF4 copy. */
+static herd_status quantize_nf4(herd_train_model *tm)
+{
+    int L = tm->cfg.n_layers;
+    tm->nf4 = calloc((size_t)L * 7, sizeof *tm->nf4);
+    if (!tm->nf4)
+        return herd_fail(HERD_E_NOMEM, "out of memory");
+    for (int l = 0; l < L; l++)
+        for (int i = 0; i < 7; i++) {
+            herd_train_mat *m = layer_mat(&tm->L[l], i);
+            float *w = malloc((size_t)m->out * m->in * sizeof *w);
+            if (!w)
+                return herd_fail(HERD_E_NOMEM, "out of memory");
+            herd_status st = HERD_OK;
+            for (int r = 0; st == HERD_OK && r < m->out; r++)
+                st = herd_embedding_row(w + (size_t)r * m->in, m->base, r);
+            if (st == HERD_OK)
+                st = herd_nf4_quantize(w, m->out, m->in, &tm->nf4[l * 7 + i]);
+            free(w);
+            if (st != HERD_OK)
+                return herd_fail_prefix(st, "QLoRA: blk.%d.%s", l, mat_names[i]);
+            m->nf4 = &tm->nf4[l * 7 + i];
+        }
+    return HERD_OK;
 }
 
 static herd_status bind_frozen(herd_train_model *tm, const herd_model *base)
@@ -119,6 +147,8 @@ herd_status herd_train_model_lora(const herd_model *base, const herd_lora_params
     tm->view.cfg = base->cfg;
     tm->view.w.rope_freqs = base->w.rope_freqs;
     herd_status st = bind_frozen(tm, base);
+    if (st == HERD_OK && p->qlora)
+        st = quantize_nf4(tm);
     if (st == HERD_OK)
         st = layout(tm, p);
     if (st == HERD_OK)

@@ -47,7 +47,7 @@ static void layout(herd_train_model *tm)
 static herd_train_mat mat(herd_train_model *tm, int i)
 {
     const herd_param_info *p = &tm->info[i];
-    return (herd_train_mat){tm->params + p->offset, tm->grads + p->offset, NULL, NULL,
+    return (herd_train_mat){tm->params + p->offset, tm->grads + p->offset, NULL, NULL, NULL,
                             (int)p->cols, (int)p->rows};
 }
 
@@ -244,6 +244,10 @@ void herd_train_model_free(herd_train_model *tm)
     free(tm->params);
     free(tm->grads);
     free(tm->info);
+    if (tm->nf4)
+        for (int i = 0; i < tm->cfg.n_layers * 7; i++)
+            herd_nf4_free(&tm->nf4[i]);
+    free(tm->nf4);
     free(tm->L);
     free(tm->loras);
     free(tm->sink);

@@ -159,7 +159,7 @@ int main(void)
     for (size_t i = 0; i < n; i++)
         bp[i] += 0.3f * uni();
     const herd_model *base = herd_train_as_model(base_tm);
-    herd_lora_params lp = {R, 6.0f, 0.0f, HERD_LORA_ALL};
+    herd_lora_params lp = {R, 6.0f, 0.0f, HERD_LORA_ALL, 0};
     CHECK_OK(herd_train_model_lora(base, &lp, 9, &lora));
     CHECK(herd_train_as_model(lora) == NULL);
     CHECK(herd_train_n_tensors(lora) == 2 * 7 * c.n_layers);
@@ -200,7 +200,7 @@ int main(void)
 
     /* A rank larger than a matrix (k/v are 8 x 16 here). */
     herd_train_model *bad;
-    herd_lora_params big = {9, 1.0f, 0.0f, HERD_LORA_K};
+    herd_lora_params big = {9, 1.0f, 0.0f, HERD_LORA_K, 0};
     CHECK_FAILS(herd_train_model_lora(base, &big, 1, &bad), HERD_E_ARG);
 
     /* The gqa fixture in F16 and in F32 (the same values): same LoRA run. */
@@ -211,7 +211,7 @@ int main(void)
     herd_model *m16, *m32;
     if (herd_model_open(p16, &m16) == HERD_OK && herd_model_open(p32, &m32) == HERD_OK) {
         herd_train_model *t16, *t32;
-        herd_lora_params g = {4, 8.0f, 0.0f, HERD_LORA_ALL};
+        herd_lora_params g = {4, 8.0f, 0.0f, HERD_LORA_ALL, 0};
         CHECK_OK(herd_train_model_lora(m16, &g, 5, &t16));
         CHECK_OK(herd_train_model_lora(m32, &g, 5, &t32));
         size_t n16;

@@ -105,7 +105,7 @@ int main(void)
     /* Training agrees: the same adapter in a LoRA training model. */
     CHECK_OK(herd_model_open(path, &m));
     herd_train_model *tm;
-    herd_lora_params lp = {R, 8.0f, 0.0f, HERD_LORA_ALL};
+    herd_lora_params lp = {R, 8.0f, 0.0f, HERD_LORA_ALL, 0};
     CHECK_OK(herd_train_model_lora(m, &lp, 1, &tm));
     float *q = herd_train_params(tm, NULL);
     int k = 0;
