@@ -85,6 +85,15 @@ herd_tokenizer *herd_model_tokenizer(herd_model *m);
  * tokenizer_config.json's chat_template), NULL when none. herd does not run
  * Jinja: it tells the Llama 2 and Llama 3 formats apart by it. */
 const char *herd_model_chat_template(const herd_model *m);
+/* Applies a LoRA adapter at inference without merging it: a PEFT folder
+ * (adapter_config.json + adapter_model.safetensors) or a GGUF LoRA file
+ * (llama.cpp's --lora format). Each adapted product becomes
+ * W x + scale * alpha/r * B (A x); scale 1 is the adapter as trained.
+ * Several may be added. An adapter made for another model is refused. */
+herd_status herd_model_add_lora(herd_model *m, const char *path, float scale);
+/* Folds the added adapters into the weights (each adapted matrix widened to
+ * float32) and drops them: the model then computes the same without them. */
+herd_status herd_model_merge_lora(herd_model *m);
 /* Number of parameters of a config (embedding and output counted once when
  * tied). */
 int64_t herd_config_n_params(const herd_config *c);

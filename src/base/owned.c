@@ -2,6 +2,9 @@
 #include "base/error.h"
 #include <stdlib.h>
 #include <string.h>
+#include <stdint.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 herd_status herd_owned_add_map(herd_owned *o, herd_map map)
 {
@@ -39,4 +42,19 @@ void herd_owned_free(herd_owned *o)
     free(o->maps);
     free(o->bufs);
     memset(o, 0, sizeof *o);
+}
+
+void herd_owned_release(const herd_owned *o, const void *p, size_t n)
+{
+    const char *a = p, *b = a + n;
+    for (int i = 0; i < o->n_maps; i++) {
+        const char *m = o->maps[i].data, *e = m + o->maps[i].size;
+        if (!m || a < m || b > e)
+            continue;
+        uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+        uintptr_t lo = ((uintptr_t)a + page - 1) / page * page, hi = (uintptr_t)b / page * page;
+        if (hi > lo)
+            madvise((void *)lo, hi - lo, MADV_DONTNEED);
+        return;
+    }
 }

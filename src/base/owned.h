@@ -17,5 +17,9 @@ herd_status herd_owned_add_map(herd_owned *o, herd_map map);
  * NULL when out of memory. */
 void *herd_owned_alloc(herd_owned *o, size_t n);
 void herd_owned_free(herd_owned *o);
+/* Drops the resident pages of [p, p + n) when it lies in one of o's read-only
+ * file maps (they are read back from the file if touched again); does
+ * nothing for heap memory. */
+void herd_owned_release(const herd_owned *o, const void *p, size_t n);
 
 #endif

@@ -14,6 +14,8 @@ int cli_perplexity(int argc, char **argv);
 int cli_convert(int argc, char **argv);
 int cli_quantize(int argc, char **argv);
 int cli_train(int argc, char **argv);
+int cli_finetune(int argc, char **argv);
+int cli_merge(int argc, char **argv);
 int cli_train_tokenizer(int argc, char **argv);
 int cli_prepare(int argc, char **argv);
 int cli_extend_vocab(int argc, char **argv);
@@ -37,6 +39,20 @@ int cli_sampling_flag(int argc, char **argv, int *i, herd_sampler_params *sp, in
 "  --repeat-penalty R     penalise recent tokens, 1 = off (default 1.0)\n" \
 "  --repeat-last-n N      how many recent tokens the penalty sees (default 64)\n" \
 "  --seed S               random seed (default: from the clock)\n"
+/* --lora PATH and --lora-scaled PATH SCALE (as llama.cpp), up to 8. */
+typedef struct {
+    const char *path[8];
+    float scale[8];
+    int n;
+} cli_lora;
+int cli_is_lora_flag(const char *a);
+int cli_lora_flag(int argc, char **argv, int *i, cli_lora *l);
+/* Adds them to m; 0 (message printed) on failure. */
+int cli_lora_apply(const cli_lora *l, herd_model *m);
+#define CLI_LORA_HELP \
+"  --lora PATH            apply a LoRA adapter (PEFT folder or GGUF LoRA) without\n" \
+"                         merging; repeat for more\n" \
+"  --lora-scaled PATH S   the same with the adapter scaled by S\n"
 /* The random-weight model herd builds for itself: next to the executable,
  * or where the build wrote it. */
 const char *cli_default_model(char *buf, size_t n);

@@ -56,3 +56,38 @@ const char *cli_default_model(char *buf, size_t n)
     }
     return HERD_DEFAULT_MODEL;
 }
+
+int cli_is_lora_flag(const char *a)
+{
+    return !strcmp(a, "--lora") || !strcmp(a, "--lora-scaled");
+}
+
+int cli_lora_flag(int argc, char **argv, int *i, cli_lora *l)
+{
+    const char *a = argv[*i], *path = cli_value(argc, argv, i);
+    if (!path)
+        return 0;
+    float scale = 1.0f;
+    if (!strcmp(a, "--lora-scaled")) {
+        const char *v = cli_value(argc, argv, i);
+        if (!v || !cli_float(a, v, -1000, 1000, &scale))
+            return 0;
+    }
+    if (l->n == 8) {
+        fprintf(stderr, "herd: at most 8 adapters\n");
+        return 0;
+    }
+    l->path[l->n] = path;
+    l->scale[l->n++] = scale;
+    return 1;
+}
+
+int cli_lora_apply(const cli_lora *l, herd_model *m)
+{
+    for (int k = 0; k < l->n; k++)
+        if (herd_model_add_lora(m, l->path[k], l->scale[k]) != HERD_OK) {
+            fprintf(stderr, "herd: --lora: %s\n", herd_last_error());
+            return 0;
+        }
+    return 1;
+}

@@ -16,6 +16,8 @@ static const struct {
     {"perplexity", cli_perplexity, "measure a model's perplexity on a text, as llama-perplexity"},
     {"convert", cli_convert, "write a model as GGUF or as a Hugging Face folder"},
     {"train", cli_train, "pretrain a Llama on token shards from a JSON config"},
+    {"finetune", cli_finetune, "finetune a model (full, LoRA or QLoRA) on SFT examples"},
+    {"merge", cli_merge, "fold LoRA adapters into a model and write it"},
     {"quantize", cli_quantize, "quantize a GGUF model (Q8_0, Q4_0, Q4_K_M, Q6_K), as llama-quantize"},
     {"train-tokenizer", cli_train_tokenizer, "learn a SentencePiece BPE tokenizer.model from text"},
     {"prepare", cli_prepare, "tokenize text or JSONL into train/validation shards for pretraining"},

@@ -12,6 +12,7 @@ typedef struct {
     int n_predict, n_ctx, threads, print_ids;
     herd_sampler_params sp;
     int seed_given;
+    cli_lora lora;
 } run_opts;
 
 static void run_help(FILE *f)
@@ -29,6 +30,7 @@ static void run_help(FILE *f)
 "  -c, --ctx-size N       context size (default: the model's, at most 8192)\n"
 "  -t, --threads N        threads (default: all cores)\n"
 "  --ids                  print the generated token ids instead of text\n"
+CLI_LORA_HELP
 "  -h, --help             this help\n%s", CLI_SAMPLING_HELP);
 }
 
@@ -60,6 +62,9 @@ static int parse(int argc, char **argv, run_opts *o)
                 return 0;
         } else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) {
             if (!(v = cli_value(argc, argv, &i)) || !cli_int(a, v, 1, 1024, &o->threads))
+                return 0;
+        } else if (cli_is_lora_flag(a)) {
+            if (!cli_lora_flag(argc, argv, &i, &o->lora))
                 return 0;
         } else if (cli_is_sampling_flag(a)) {
             if (!cli_sampling_flag(argc, argv, &i, &o->sp, &o->seed_given))
@@ -160,6 +165,10 @@ int cli_run(int argc, char **argv)
     herd_status s = herd_model_open_ex(o.model, o.tokenizer, &m);
     if (s != HERD_OK)
         return cli_fail(s, "");
+    if (!cli_lora_apply(&o.lora, m)) {
+        herd_model_free(m);
+        return 1;
+    }
     const herd_tokenizer *tok = herd_model_tokenizer(m);
     int rc = 1, n_ids = 0, bos_only = 1, *ids = NULL;
     if (!tok && ((o.prompt && *o.prompt) || !o.print_ids)) {

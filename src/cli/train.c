@@ -1,4 +1,6 @@
-/* herd train: pretraining from a JSON config (src/train/trainer.h). */
+/* herd train and herd finetune: training from a JSON config
+ * (src/train/trainer.h); finetune is train with a model to start from, SFT
+ * data and a method (full, lora, qlora). */
 #include "cli/cli.h"
 #include "cli/progress.h"
 #include "train/trainer.h"
@@ -39,6 +41,40 @@ static void help(FILE *f)
 "  eval_batches [8], save_every [500], seed [1337], threads [all], recompute [false]\n");
 }
 
+static void help_finetune(FILE *f)
+{
+    fprintf(f,
+"usage: herd finetune --config FILE [--method full|lora|qlora] [--resume] [--stop-at N]\n"
+"                     [-t N] [-q]\n"
+"Finetunes the model in \"init\" on supervised examples (train_data ending in\n"
+".jsonl) or token shards, as herd train does (same loop, checkpoints, resume,\n"
+"loss.csv, loss.svg). Examples are Alpaca {\"instruction\", \"input\", \"output\"},\n"
+"chat {\"messages\": [{\"role\", \"content\"}...]} (or ShareGPT\n"
+"{\"conversations\": [{\"from\", \"value\"}...]}) or {\"prompt\", \"completion\"},\n"
+"rendered with the chat template; the loss is on the answers only, and\n"
+"examples are packed into rows without attending across each other.\n\n"
+"Methods:\n"
+"  full    every weight trained; OUT/model.gguf at the end\n"
+"  lora    the base frozen where it is (mapped, any type), rank-r adapters on\n"
+"          lora_targets; OUT/adapter/ (PEFT: adapter_config.json +\n"
+"          adapter_model.safetensors) and OUT/adapter.gguf (llama.cpp --lora)\n"
+"  qlora   lora over the base's layer matrices held in NF4 (4-bit, double-\n"
+"          quantized scales)\n\n"
+"  --config FILE    the run's JSON config: herd train's keys (herd train --help)\n"
+"                   and init (required), method [full], lora_r [8],\n"
+"                   lora_alpha [16], lora_dropout [0.05], lora_targets [\"q,v\"]\n"
+"                   (q, k, v, o, gate, up, down, all), chat_template [auto:\n"
+"                   the model's; none: a plain template for base models;\n"
+"                   llama2; llama3], truncate [false: examples longer than\n"
+"                   seq_len + 1 are dropped; true: cut], skip_bad [false: a bad\n"
+"                   JSONL line stops with file:line; true: skipped, counted],\n"
+"                   rope_scaling [none; linear], rope_factor (train past the\n"
+"                   model's context with positions interpolated)\n"
+"  --method M       overrides the config's method\n"
+"  --resume, --stop-at N, -t N, -q   as herd train\n"
+"  -h, --help       this help\n");
+}
+
 static volatile int stop_flag;
 static void on_signal(int sig)
 {
@@ -49,6 +85,7 @@ static void on_signal(int sig)
 typedef struct {
     int quiet;
     double t0;
+    const char *cmd;
 } ui;
 
 static void on_step(void *user, const herd_ckpt_record *r, int64_t total)
@@ -70,22 +107,30 @@ static void on_note(void *user, const char *msg)
 {
     ui *u = user;
     if (!u->quiet || strncmp(msg, "saved", 5))
-        fprintf(stderr, "herd train: %s\n", msg);
+        fprintf(stderr, "herd %s: %s\n", u->cmd, msg);
 }
 
-int cli_train(int argc, char **argv)
+static int run_cmd(int argc, char **argv, int finetune)
 {
-    const char *config = NULL;
+    const char *config = NULL, *method = NULL, *cmd = finetune ? "finetune" : "train";
     int resume = 0, threads = 0, quiet = 0;
     long long stop_at = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            help(stdout);
+            (finetune ? help_finetune : help)(stdout);
             return 0;
         } else if (!strcmp(a, "--config")) {
             if (!(config = cli_value(argc, argv, &i)))
                 return 2;
+        } else if (finetune && !strcmp(a, "--method")) {
+            if (!(method = cli_value(argc, argv, &i)))
+                return 2;
+            if (strcmp(method, "full") && strcmp(method, "lora") && strcmp(method, "qlora")) {
+                fprintf(stderr, "herd finetune: --method: '%s' is not full, lora or qlora\n",
+                        method);
+                return 2;
+            }
         } else if (!strcmp(a, "--resume")) {
             resume = 1;
         } else if (!strcmp(a, "--stop-at")) {
@@ -99,19 +144,25 @@ int cli_train(int argc, char **argv)
         } else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
             quiet = 1;
         } else {
-            fprintf(stderr, "herd train: unknown option '%s'\n", a);
-            help(stderr);
+            fprintf(stderr, "herd %s: unknown option '%s'\n", cmd, a);
+            (finetune ? help_finetune : help)(stderr);
             return 2;
         }
     }
     if (!config) {
-        fprintf(stderr, "herd train: --config FILE is required\n");
+        fprintf(stderr, "herd %s: --config FILE is required\n", cmd);
         return 2;
     }
     herd_train_opts o;
     herd_train_opts_defaults(&o);
     if (herd_train_opts_load(config, &o) != HERD_OK) {
-        fprintf(stderr, "herd train: %s\n", herd_last_error());
+        fprintf(stderr, "herd %s: %s\n", cmd, herd_last_error());
+        return 2;
+    }
+    if (method)
+        snprintf(o.method, sizeof o.method, "%s", method);
+    if (finetune && !o.init[0]) {
+        fprintf(stderr, "herd finetune: the config needs \"init\": the model to finetune\n");
         return 2;
     }
     if (threads)
@@ -121,10 +172,20 @@ int cli_train(int argc, char **argv)
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
     signal(SIGXFSZ, SIG_IGN);   /* a file-size limit fails the write, not the run */
-    ui u = {quiet, progress_now()};
+    ui u = {quiet, progress_now(), cmd};
     herd_train_callbacks cb = {on_step, on_note, &u, &stop_flag};
     herd_status st = herd_train_run(&o, resume, stop_at, &cb);
     if (st != HERD_OK)
-        return cli_fail(st, "train");
+        return cli_fail(st, cmd);
     return 0;
+}
+
+int cli_train(int argc, char **argv)
+{
+    return run_cmd(argc, argv, 0);
+}
+
+int cli_finetune(int argc, char **argv)
+{
+    return run_cmd(argc, argv, 1);
 }

@@ -93,6 +93,9 @@ herd_status herd_adapter_check(const herd_adapter *a, const herd_model *m)
 
 herd_status herd_lora_permute_b(float *b, int out, int r, int head_dim, int to_hf)
 {
+    if (head_dim < 2 || head_dim % 2 || out % head_dim)
+        return herd_fail(HERD_E_ARG, "adapter: %d rows are no whole heads of an even "
+                         "head_dim %d", out, head_dim);
     float *tmp = malloc((size_t)out * r * sizeof *tmp);
     if (!tmp)
         return herd_fail(HERD_E_NOMEM, "out of memory");

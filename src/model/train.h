@@ -128,6 +128,9 @@ herd_status herd_train_head(herd_train_model *tm, const herd_batch *b, int grads
 /* A model with the flat buffers of n floats and the layer table, no
  * weights bound (train_params.c). */
 herd_status herd_train_alloc(const herd_config *cfg, herd_train_model **out);
+/* Stretches the rotary positions (long-context finetuning): the config's
+ * rope scaling and factor, and its context grown to seq_len. */
+void herd_train_set_rope(herd_train_model *tm, herd_rope_scaling s, float factor, int seq_len);
 /* The flat parameter and gradient buffers for the layout made so far. */
 herd_status herd_train_alloc_buffers(herd_train_model *tm);
 /* Appends a tensor to the layout; returns its offset. */

@@ -24,7 +24,8 @@ static herd_train_mat frozen(const herd_tensor *t)
 }
 
 /* QLoRA: every layer matrix of the base quantized to NF4 (widened row by
- * row on the way), the products then read only the NF4 copy. */
+ * row on the way, each row padded with zeros to whole blocks of 64), the
+ * products then read only the NF4 copy. */
 static herd_status quantize_nf4(herd_train_model *tm)
 {
     int L = tm->cfg.n_layers;
@@ -34,15 +35,19 @@ static herd_status quantize_nf4(herd_train_model *tm)
     for (int l = 0; l < L; l++)
         for (int i = 0; i < 7; i++) {
             herd_train_mat *m = layer_mat(&tm->L[l], i);
-            float *w = malloc((size_t)m->out * m->in * sizeof *w);
+            int cols = (m->in + HERD_NF4_BLOCK - 1) / HERD_NF4_BLOCK * HERD_NF4_BLOCK;
+            float *w = calloc((size_t)m->out * cols, sizeof *w);
             if (!w)
                 return herd_fail(HERD_E_NOMEM, "out of memory");
             herd_status st = HERD_OK;
             for (int r = 0; st == HERD_OK && r < m->out; r++)
-                st = herd_embedding_row(w + (size_t)r * m->in, m->base, r);
+                st = herd_embedding_row(w + (size_t)r * cols, m->base, r);
             if (st == HERD_OK)
-                st = herd_nf4_quantize(w, m->out, m->in, &tm->nf4[l * 7 + i]);
+                st = herd_nf4_quantize(w, m->out, cols, &tm->nf4[l * 7 + i]);
             free(w);
+            /* The mapped original is not read again: give its pages back. */
+            herd_owned_release(&tm->base->owned, m->base->data,
+                               (size_t)m->out * herd_row_bytes(m->base->type, m->in));
             if (st != HERD_OK)
                 return herd_fail_prefix(st, "QLoRA: blk.%d.%s", l, mat_names[i]);
             m->nf4 = &tm->nf4[l * 7 + i];

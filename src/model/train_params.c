@@ -329,3 +329,15 @@ double herd_train_clip_grad(herd_train_model *tm, double max_norm)
     }
     return norm;
 }
+
+void herd_train_set_rope(herd_train_model *tm, herd_rope_scaling s, float factor, int seq_len)
+{
+    tm->cfg.rope_scaling = s;
+    tm->cfg.rope_factor = factor;
+    if (seq_len > tm->cfg.seq_len)
+        tm->cfg.seq_len = seq_len;
+    tm->view.cfg.rope_scaling = s;
+    tm->view.cfg.rope_factor = factor;
+    tm->view.cfg.seq_len = tm->cfg.seq_len;
+    tm->B = tm->T = 0;   /* the rotary tables are made again on the next batch */
+}

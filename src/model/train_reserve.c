@@ -125,7 +125,7 @@ static herd_status alloc_frozen(herd_train_model *tm, int B, int T)
     }
     if (tm->base && !tm->tile) {
         int64_t max_in = c->dim > c->hidden_dim ? c->dim : c->hidden_dim;
-        size_t a = herd_linear_tile_floats(max_in), b = herd_nf4_tile_floats(max_in);
+        size_t a = herd_linear_tile_floats(max_in), b = herd_nf4_tile_floats(max_in + 64);
         tm->tile = malloc((a > b ? a : b) * sizeof(float));
         tm->xq = malloc((size_t)HERD_LINEAR_BLOCK_ROWS * herd_linear_xq_bytes(max_in));
         if (!tm->tile || !tm->xq)

@@ -79,8 +79,9 @@ herd_status herd_nf4_dequant_rows_at(const herd_nf4_tensor *t, int64_t row0, int
 size_t herd_nf4_tile_floats(int64_t in);
 
 /* y[n][out] = x[n][in] . W^T, W (out x in) widened tile by tile into tile
- * (herd_nf4_tile_floats(in) floats) and multiplied with sgemm. HERD_E_ARG
- * when W is not out x in. */
+ * (herd_nf4_tile_floats(W's cols) floats) and multiplied with sgemm. W's
+ * rows may be padded with zeros to whole blocks (cols = in rounded up to
+ * 64). HERD_E_ARG when W is not out x in. */
 herd_status herd_nf4_matmul(float *y, const float *x, const herd_nf4_tensor *w, int n, int in,
                             int out, float *tile);
 /* dx[n][in] (+)= dy[n][out] . W, tile by tile: the input gradient of a

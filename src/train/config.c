@@ -30,6 +30,9 @@ void herd_train_opts_defaults(herd_train_opts *o)
     o->save_every = 500;
     o->seed = 1337;
     o->threads = 0;
+    snprintf(o->method, sizeof o->method, "full");
+    o->lora = (herd_lora_params){8, 16.0f, 0.05f, HERD_LORA_Q | HERD_LORA_V, 0};
+    snprintf(o->chat_template, sizeof o->chat_template, "auto");
 }
 
 static herd_status num(const cJSON *v, const char *key, double lo, double hi, double *out)
@@ -51,6 +54,82 @@ static herd_status str(const cJSON *v, const char *key, char *out)
         return herd_fail(HERD_E_ARG, "config: \"%s\" is too long", key);
     strcpy(out, v->valuestring);
     return HERD_OK;
+}
+
+/* "q,k,v,o,gate,up,down" (or "all") to HERD_LORA_* bits. */
+static herd_status targets(const cJSON *v, unsigned *out)
+{
+    static const char *names[7] = {"q", "k", "v", "o", "gate", "up", "down"};
+    if (!cJSON_IsString(v))
+        return herd_fail(HERD_E_ARG, "config: \"lora_targets\" must be a string like \"q,v\"");
+    *out = 0;
+    char buf[128];
+    snprintf(buf, sizeof buf, "%s", v->valuestring);
+    for (char *save, *t = strtok_r(buf, ", ", &save); t; t = strtok_r(NULL, ", ", &save)) {
+        int found = !strcmp(t, "all");
+        if (found)
+            *out |= HERD_LORA_ALL;
+        for (int i = 0; i < 7 && !found; i++)
+            if (!strcmp(t, names[i]) || (!strncmp(t, names[i], strlen(names[i])) &&
+                                         !strcmp(t + strlen(names[i]), "_proj"))) {
+                *out |= 1u << i;
+                found = 1;
+            }
+        if (!found)
+            return herd_fail(HERD_E_ARG, "config: lora_targets: unknown matrix '%s' (q, k, v, "
+                             "o, gate, up, down, all)", t);
+    }
+    return *out ? HERD_OK : herd_fail(HERD_E_ARG, "config: lora_targets is empty");
+}
+
+/* Finetuning keys. */
+static int finetune_key(const cJSON *v, herd_train_opts *o, herd_status *st)
+{
+    const char *k = v->string;
+    double d;
+    if (!strcmp(k, "method")) {
+        if (!cJSON_IsString(v) || (strcmp(v->valuestring, "full") && strcmp(v->valuestring, "lora") &&
+                                   strcmp(v->valuestring, "qlora")))
+            *st = herd_fail(HERD_E_ARG, "config: \"method\" must be full, lora or qlora");
+        else
+            snprintf(o->method, sizeof o->method, "%s", v->valuestring);
+    } else if (!strcmp(k, "chat_template")) {
+        herd_chat_template t;
+        if (!cJSON_IsString(v) || (strcmp(v->valuestring, "auto") && strcmp(v->valuestring, "none") &&
+                                   herd_chat_template_parse(v->valuestring, &t) != HERD_OK))
+            *st = herd_fail(HERD_E_ARG, "config: \"chat_template\" must be auto, none, llama2 "
+                            "or llama3");
+        else
+            snprintf(o->chat_template, sizeof o->chat_template, "%s", v->valuestring);
+    } else if (!strcmp(k, "lora_r")) {
+        if ((*st = num(v, k, 1, 65536, &d)) == HERD_OK)
+            o->lora.r = (int)d;
+    } else if (!strcmp(k, "lora_alpha")) {
+        if ((*st = num(v, k, 1e-6, 1e6, &d)) == HERD_OK)
+            o->lora.alpha = (float)d;
+    } else if (!strcmp(k, "lora_dropout")) {
+        if ((*st = num(v, k, 0, 0.999, &d)) == HERD_OK)
+            o->lora.dropout = (float)d;
+    } else if (!strcmp(k, "lora_targets")) {
+        *st = targets(v, &o->lora.targets);
+    } else if (!strcmp(k, "truncate") || !strcmp(k, "skip_bad")) {
+        if (!cJSON_IsBool(v))
+            *st = herd_fail(HERD_E_ARG, "config: \"%s\" must be true or false", k);
+        else
+            *(!strcmp(k, "truncate") ? &o->truncate : &o->skip_bad) = cJSON_IsTrue(v);
+    } else if (!strcmp(k, "rope_scaling")) {
+        if (!cJSON_IsString(v) || (strcmp(v->valuestring, "linear") && strcmp(v->valuestring, "none")))
+            *st = herd_fail(HERD_E_ARG, "config: \"rope_scaling\" must be linear or none");
+        else
+            o->rope_scaling = strcmp(v->valuestring, "linear") ? HERD_ROPE_SCALING_NONE
+                                                               : HERD_ROPE_SCALING_LINEAR;
+    } else if (!strcmp(k, "rope_factor")) {
+        if ((*st = num(v, k, 1, 1024, &d)) == HERD_OK)
+            o->rope_factor = (float)d;
+    } else {
+        return 0;
+    }
+    return 1;
 }
 
 /* The "model" object: a preset and/or shape fields. */
@@ -123,6 +202,9 @@ static herd_status top_key(const cJSON *v, herd_train_opts *o)
     A(beta1, "beta1", 0, 0.999999); A(beta2, "beta2", 0, 0.999999); A(eps, "eps", 0, 1);
     A(weight_decay, "weight_decay", 0, 10);
 #undef A
+    herd_status fst = HERD_OK;
+    if (finetune_key(v, o, &fst))
+        return fst;
     if (!strcmp(k, "recompute")) {
         if (!cJSON_IsBool(v))
             return herd_fail(HERD_E_ARG, "config: \"recompute\" must be true or false");

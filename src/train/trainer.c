@@ -2,11 +2,10 @@
  * batches of packed documents, global-norm clipping, AdamW at the cosine
  * schedule's rate; validation, checkpoints, loss.csv and loss.svg on their
  * intervals; the model exported to GGUF at the end. */
-#include "train/trainer.h"
+#include "train/run.h"
 #include "train/plot.h"
 #include "base/error.h"
 #include "base/file.h"
-#include "formats/convert.h"
 #include "model/model.h"
 #include <math.h>
 #include <stdio.h>
@@ -15,27 +14,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
-typedef struct {
-    const herd_train_opts *o;
-    const herd_train_callbacks *cb;
-    herd_shard train, val;
-    int have_val;
-    herd_train_model *tm;
-    herd_adamw *opt;
-    herd_loader *loader;
-    herd_tokenizer *tok;
-    herd_ckpt_state st;
-    uint32_t cap;
-    char ckpt[HERD_PATH_MAX + 32];
-} run;
-
-static void note(run *r, const char *fmt, const char *arg)
-{
-    char msg[2 * HERD_PATH_MAX];
-    snprintf(msg, sizeof msg, fmt, arg);
-    if (r->cb && r->cb->on_note)
-        r->cb->on_note(r->cb->user, msg);
-}
+typedef herd_run run;
 
 static double now(void)
 {
@@ -44,85 +23,30 @@ static double now(void)
     return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-static herd_status out_path(const run *r, const char *name, char *buf)
-{
-    return herd_path_join(buf, HERD_PATH_MAX + 32, r->o->out_dir, name);
-}
-
-/* The data, the model (checkpoint, init model or random) and the optimizer. */
-static herd_status setup(run *r, int resume)
-{
-    const herd_train_opts *o = r->o;
-    herd_config cfg = o->model;
-    HERD_TRY(herd_shard_open(o->train_data, &r->train));
-    if (o->val_data[0]) {
-        HERD_TRY(herd_shard_open(o->val_data, &r->val));
-        r->have_val = 1;
-    }
-    if (o->tokenizer[0])
-        HERD_TRY(herd_tokenizer_open(o->tokenizer, &r->tok));
-    if (cfg.vocab_size <= 0)
-        cfg.vocab_size = r->tok ? herd_tokenizer_n_vocab(r->tok) : (int)r->train.vocab;
-    if (cfg.seq_len <= 0)
-        cfg.seq_len = o->seq_len;
-    if (o->init[0]) {
-        herd_model *m;
-        HERD_TRY(herd_model_open(o->init, &m));
-        herd_status s = herd_train_model_from(m, &r->tm);
-        herd_model_free(m);
-        HERD_TRY(s);
-        cfg = *herd_train_config(r->tm);
-    } else {
-        herd_train_opts chk = *o;
-        chk.model = cfg;
-        HERD_TRY(herd_train_opts_check(&chk));
-        HERD_TRY(herd_train_model_new(&cfg, o->seed, &r->tm));
-    }
-    if (r->train.vocab > (uint32_t)cfg.vocab_size)
-        return herd_fail(HERD_E_ARG, "%s: token ids up to %u, the model's vocabulary has %d",
-                         o->train_data, r->train.vocab - 1, cfg.vocab_size);
-    if (r->have_val && r->val.vocab > (uint32_t)cfg.vocab_size)
-        return herd_fail(HERD_E_ARG, "%s: token ids beyond the model's vocabulary",
-                         o->val_data);
-    if (r->tok && herd_tokenizer_n_vocab(r->tok) != cfg.vocab_size)
-        return herd_fail(HERD_E_ARG, "%s: %d tokens, the model has %d", o->tokenizer,
-                         herd_tokenizer_n_vocab(r->tok), cfg.vocab_size);
-    herd_train_set_recompute(r->tm, o->recompute);
-    HERD_TRY(herd_adamw_new(r->tm, &r->opt));
-    int T = o->seq_len > 0 ? o->seq_len : cfg.seq_len;
-    HERD_TRY(herd_loader_new(&r->train, o->batch_size, T, o->seed, 1, &r->loader));
-    r->st.seed = o->seed;
-    if (resume && herd_file_exists(r->ckpt)) {
-        HERD_TRY(herd_ckpt_load(r->ckpt, r->tm, r->opt, &r->st));
-        r->cap = r->st.n_history;
-        HERD_TRY(herd_loader_set_state(r->loader, r->st.loader));
-        note(r, "resumed from %s", r->ckpt);
-    } else if (resume) {
-        return herd_fail(HERD_E_IO, "%s: no checkpoint to resume from", r->ckpt);
-    }
-    return HERD_OK;
-}
-
 /* Mean loss over eval_batches batches from the start of the validation set. */
 static herd_status validate(run *r, int T, float *loss)
 {
-    herd_loader *l;
-    HERD_TRY(herd_loader_new(&r->val, r->o->batch_size, T, 0, 0, &l));
+    HERD_TRY(herd_source_start(&r->val, r->o->batch_size, T, 0, 0));
     double sum = 0;
     int64_t count = 0;
-    uint64_t batches = herd_loader_windows(l) / (uint64_t)r->o->batch_size;
+    uint64_t batches = herd_source_batches(&r->val, r->o->batch_size);
     int n = r->o->eval_batches < (int)batches ? r->o->eval_batches : (int)batches;
     herd_status st = HERD_OK;
-    for (int i = 0; st == HERD_OK && i < (n ? n : 1); i++) {
+    for (int i = 0; st == HERD_OK && i < n; i++) {
         herd_batch b;
-        herd_loader_batch(l, &b);
+        herd_source_batch(&r->val, &b);
         float lv;
         int k;
         st = herd_train_loss(r->tm, &b, &lv, &k);
-        sum += (double)lv * k;
-        count += k;
+        if (k) {
+            sum += (double)lv * k;
+            count += k;
+        }
     }
-    herd_loader_free(l);
+    herd_loader_free(r->val.sl);
+    herd_sft_loader_free(r->val.fl);
+    r->val.sl = NULL;
+    r->val.fl = NULL;
     *loss = count ? (float)(sum / count) : NAN;
     return st;
 }
@@ -130,7 +54,7 @@ static herd_status validate(run *r, int T, float *loss)
 static herd_status write_csv(run *r)
 {
     char path[HERD_PATH_MAX + 32], tmp[HERD_PATH_MAX + 40];
-    HERD_TRY(out_path(r, "loss.csv", path));
+    HERD_TRY(herd_run_path(r, "loss.csv", path));
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     FILE *f = fopen(tmp, "w");
     if (!f)
@@ -154,7 +78,7 @@ static herd_status write_csv(run *r)
 static herd_status write_plot(run *r)
 {
     char path[HERD_PATH_MAX + 32];
-    HERD_TRY(out_path(r, "loss.svg", path));
+    HERD_TRY(herd_run_path(r, "loss.svg", path));
     uint32_t n = r->st.n_history, nv = 0;
     herd_plot_point *tr = malloc((n + 1) * sizeof *tr), *va = malloc((n + 1) * sizeof *va);
     if (!tr || !va) {
@@ -176,11 +100,11 @@ static herd_status write_plot(run *r)
 
 static herd_status save(run *r)
 {
-    r->st.loader = herd_loader_state(r->loader);
+    r->st.loader = herd_source_state(&r->train);
     HERD_TRY(herd_ckpt_save(r->ckpt, r->tm, r->opt, &r->st));
     HERD_TRY(write_csv(r));
     HERD_TRY(write_plot(r));
-    note(r, "saved %s", r->ckpt);
+    herd_run_note(r, "saved %s", r->ckpt);
     return HERD_OK;
 }
 
@@ -207,12 +131,15 @@ static herd_status step(run *r, int T, herd_ckpt_record *rec)
     herd_train_zero_grad(r->tm);
     for (int a = 0; a < o->grad_accum; a++) {
         herd_batch b;
-        herd_loader_batch(r->loader, &b);
+        herd_source_batch(&r->train, &b);
         float l;
         int k;
+        herd_train_set_seed(r->tm, o->seed ^ ((uint64_t)r->st.step * 1000003u + (uint64_t)a));
         HERD_TRY(herd_train_forward_backward(r->tm, &b, 1.0f / o->grad_accum, &l, &k));
-        sum += (double)l * k;
-        count += k;
+        if (k) {
+            sum += (double)l * k;
+            count += k;
+        }
     }
     rec->step = r->st.step + 1;
     rec->loss = count ? (float)(sum / count) : NAN;
@@ -230,23 +157,10 @@ static herd_status step(run *r, int T, herd_ckpt_record *rec)
     return HERD_OK;
 }
 
-static herd_status export_model(run *r)
-{
-    char path[HERD_PATH_MAX + 32];
-    HERD_TRY(out_path(r, "model.gguf", path));
-    herd_model *m = (herd_model *)herd_train_as_model(r->tm);
-    m->tok = r->tok;
-    herd_status st = herd_save_gguf_ex(m, path, HERD_TYPE_F32, NULL, NULL);
-    m->tok = NULL;
-    HERD_TRY(st);
-    note(r, "exported %s", path);
-    return HERD_OK;
-}
-
 static herd_status loop(run *r, int64_t stop_at)
 {
     const herd_train_opts *o = r->o;
-    int T = o->seq_len > 0 ? o->seq_len : herd_train_config(r->tm)->seq_len;
+    int T = r->T;
     if (stop_at > 0 && stop_at <= r->st.step)
         return herd_fail(HERD_E_ARG, "--stop-at %lld: the run is already at step %lld",
                          (long long)stop_at, (long long)r->st.step);
@@ -265,7 +179,7 @@ static herd_status loop(run *r, int64_t stop_at)
         if (last && s != o->steps)
             return HERD_OK;
     }
-    return export_model(r);
+    return herd_run_export(r);
 }
 
 herd_status herd_train_run(const herd_train_opts *o, int resume, int64_t stop_at,
@@ -274,18 +188,11 @@ herd_status herd_train_run(const herd_train_opts *o, int resume, int64_t stop_at
     run r = {.o = o, .cb = cb};
     if (mkdir(o->out_dir, 0777) != 0 && !herd_is_dir(o->out_dir))
         return herd_fail(HERD_E_IO, "%s: cannot create the output folder", o->out_dir);
-    herd_status st = out_path(&r, "checkpoint.bin", r.ckpt);
+    herd_status st = herd_run_path(&r, "checkpoint.bin", r.ckpt);
     if (st == HERD_OK)
-        st = setup(&r, resume);
+        st = herd_run_setup(&r, resume);
     if (st == HERD_OK)
         st = loop(&r, stop_at);
-    herd_loader_free(r.loader);
-    herd_adamw_free(r.opt);
-    herd_train_model_free(r.tm);
-    herd_tokenizer_free(r.tok);
-    if (r.have_val)
-        herd_shard_close(&r.val);
-    herd_shard_close(&r.train);
-    free(r.st.history);
+    herd_run_free(&r);
     return st;
 }

@@ -21,6 +21,17 @@ typedef struct {
     int eval_every, eval_batches, save_every;
     uint64_t seed;
     int threads, recompute;
+    /* Finetuning (herd finetune): train_data / val_data ending in .jsonl are
+     * SFT examples (train/sft.h) rendered with chat_template. */
+    char method[8];             /* "full", "lora" or "qlora" */
+    herd_lora_params lora;      /* r 8, alpha 16, dropout 0.05, targets q and v */
+    char chat_template[16];     /* "auto" (the model's, none for a base model),
+                                   "llama2", "llama3", "none" */
+    int truncate, skip_bad;     /* long SFT examples cut (else dropped); bad lines skipped */
+    /* Long context: train with seq_len beyond the model's context, the
+     * rotary positions stretched (saved in the exported model). */
+    herd_rope_scaling rope_scaling;
+    float rope_factor;
 } herd_train_opts;
 
 void herd_train_opts_defaults(herd_train_opts *o);

@@ -1,0 +1,203 @@
+/* Setting up a training run (run.h): the data sources, the model (new,
+ * from a model file, or LoRA / QLoRA over one), the optimizer, a resumed
+ * checkpoint; and exporting the result. */
+#include "train/run.h"
+#include "base/error.h"
+#include "base/file.h"
+#include "formats/adapter.h"
+#include "formats/convert.h"
+#include "model/adapter.h"
+#include "model/model.h"
+#include "model/train.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void herd_run_note(herd_run *r, const char *fmt, const char *arg)
+{
+    char msg[2 * HERD_PATH_MAX];
+    snprintf(msg, sizeof msg, fmt, arg);
+    if (r->cb && r->cb->on_note)
+        r->cb->on_note(r->cb->user, msg);
+}
+
+herd_status herd_run_path(const herd_run *r, const char *name, char *buf)
+{
+    return herd_path_join(buf, HERD_PATH_MAX + 32, r->o->out_dir, name);
+}
+
+static herd_chat_template pick_template(const herd_run *r)
+{
+    herd_chat_template t = HERD_CHAT_NONE;
+    const char *name = r->o->chat_template;
+    if (!strcmp(name, "auto")) {
+        const char *jinja = r->base ? herd_model_chat_template(r->base) : NULL;
+        return jinja ? herd_chat_template_detect(jinja, r->tok) : HERD_CHAT_NONE;
+    }
+    if (strcmp(name, "none"))
+        herd_chat_template_parse(name, &t);
+    return t;
+}
+
+static herd_status open_data(herd_run *r)
+{
+    const herd_train_opts *o = r->o;
+    herd_sft_opts so = {pick_template(r), r->T + 1, o->truncate, o->skip_bad};
+    HERD_TRY(herd_source_open(&r->train, o->train_data, r->tok, &so));
+    if (r->train.sft) {
+        char msg[HERD_PATH_MAX + 256];
+        const herd_sft_stats *s = &r->train.stats;
+        snprintf(msg, sizeof msg, "%s: %lld examples (%lld too long%s, %lld truncated, %lld "
+                 "bad lines skipped), %lld tokens, %lld trained",
+                 o->train_data, (long long)s->used, (long long)s->too_long,
+                 o->truncate ? "" : ", dropped", (long long)s->truncated, (long long)s->bad,
+                 (long long)s->tokens, (long long)s->trained);
+        herd_run_note(r, "%s", msg);
+    }
+    HERD_TRY(herd_source_start(&r->train, o->batch_size, r->T, o->seed, 1));
+    if (o->val_data[0]) {
+        HERD_TRY(herd_source_open(&r->val, o->val_data, r->tok, &so));
+        r->have_val = 1;
+    }
+    return HERD_OK;
+}
+
+/* The model the method asks for. */
+static herd_status make_model(herd_run *r, herd_config *cfg)
+{
+    const herd_train_opts *o = r->o;
+    int lora = strcmp(o->method, "full") != 0;
+    if (lora && !o->init[0])
+        return herd_fail(HERD_E_ARG, "config: method %s needs \"init\", the model to finetune",
+                         o->method);
+    if (o->init[0]) {
+        HERD_TRY(herd_model_open(o->init, &r->base));
+        if (lora) {
+            herd_lora_params lp = o->lora;
+            lp.qlora = !strcmp(o->method, "qlora");
+            HERD_TRY(herd_train_model_lora(r->base, &lp, o->seed, &r->tm));
+        } else {
+            HERD_TRY(herd_train_model_from(r->base, &r->tm));
+        }
+        *cfg = *herd_train_config(r->tm);
+        return HERD_OK;
+    }
+    herd_train_opts chk = *o;
+    chk.model = *cfg;
+    HERD_TRY(herd_train_opts_check(&chk));
+    return herd_train_model_new(cfg, o->seed, &r->tm);
+}
+
+/* Long-context finetuning: positions stretched by rope_factor (position
+ * interpolation) and the context grown to seq_len. */
+static herd_status stretch(herd_run *r)
+{
+    const herd_train_opts *o = r->o;
+    if (o->rope_scaling == HERD_ROPE_SCALING_NONE)
+        return HERD_OK;
+    if (!(o->rope_factor > 1))
+        return herd_fail(HERD_E_ARG, "config: rope_scaling linear needs rope_factor > 1");
+    herd_train_set_rope(r->tm, o->rope_scaling, o->rope_factor, r->T);
+    return HERD_OK;
+}
+
+herd_status herd_run_setup(herd_run *r, int resume)
+{
+    const herd_train_opts *o = r->o;
+    herd_config cfg = o->model;
+    if (o->tokenizer[0]) {
+        HERD_TRY(herd_tokenizer_open(o->tokenizer, &r->own_tok));
+        r->tok = r->own_tok;
+    }
+    r->T = o->seq_len > 0 ? o->seq_len : cfg.seq_len;
+    if (cfg.seq_len <= 0)
+        cfg.seq_len = o->seq_len;
+    if (o->init[0] || cfg.vocab_size > 0 || r->tok) {
+        if (cfg.vocab_size <= 0 && r->tok)
+            cfg.vocab_size = herd_tokenizer_n_vocab(r->tok);
+        HERD_TRY(make_model(r, &cfg));
+        if (!r->tok && r->base)
+            r->tok = herd_model_tokenizer(r->base);
+        if (r->T <= 0)
+            r->T = cfg.seq_len;
+        HERD_TRY(open_data(r));
+    } else {
+        HERD_TRY(open_data(r));     /* the vocabulary from the shard */
+        cfg.vocab_size = (int)herd_source_vocab(&r->train);
+        HERD_TRY(make_model(r, &cfg));
+    }
+    if (r->T > cfg.seq_len && o->rope_scaling == HERD_ROPE_SCALING_NONE)
+        return herd_fail(HERD_E_ARG, "config: seq_len %d is longer than the model's context of "
+                         "%d (set rope_scaling for long-context finetuning)", r->T, cfg.seq_len);
+    HERD_TRY(stretch(r));
+    uint32_t dv = herd_source_vocab(&r->train);
+    if (dv > (uint32_t)cfg.vocab_size)
+        return herd_fail(HERD_E_ARG, "%s: token ids up to %u, the model's vocabulary has %d",
+                         o->train_data, dv - 1, cfg.vocab_size);
+    if (r->have_val && herd_source_vocab(&r->val) > (uint32_t)cfg.vocab_size)
+        return herd_fail(HERD_E_ARG, "%s: token ids beyond the model's vocabulary", o->val_data);
+    if (r->tok && herd_tokenizer_n_vocab(r->tok) != cfg.vocab_size)
+        return herd_fail(HERD_E_ARG, "%s: %d tokens, the model has %d",
+                         o->tokenizer[0] ? o->tokenizer : "tokenizer",
+                         herd_tokenizer_n_vocab(r->tok), cfg.vocab_size);
+    herd_train_set_recompute(r->tm, o->recompute);
+    HERD_TRY(herd_adamw_new(r->tm, &r->opt));
+    r->st.seed = o->seed;
+    if (resume && herd_file_exists(r->ckpt)) {
+        HERD_TRY(herd_ckpt_load(r->ckpt, r->tm, r->opt, &r->st));
+        r->cap = r->st.n_history;
+        HERD_TRY(herd_source_set_state(&r->train, r->st.loader));
+        herd_run_note(r, "resumed from %s", r->ckpt);
+    } else if (resume) {
+        return herd_fail(HERD_E_IO, "%s: no checkpoint to resume from", r->ckpt);
+    }
+    return HERD_OK;
+}
+
+static herd_status export_adapter(herd_run *r)
+{
+    char dir[HERD_PATH_MAX + 32], path[HERD_PATH_MAX + 32];
+    herd_adapter *a;
+    HERD_TRY(herd_train_lora_adapter(r->tm, &a));
+    herd_status st = herd_run_path(r, "adapter", dir);
+    if (st == HERD_OK)
+        st = herd_adapter_save_peft(a, herd_train_config(r->tm), dir, r->o->init);
+    if (st == HERD_OK)
+        st = herd_run_path(r, "adapter.gguf", path);
+    if (st == HERD_OK)
+        st = herd_adapter_save_gguf(a, path);
+    herd_adapter_free(a);
+    HERD_TRY(st);
+    herd_run_note(r, "exported the adapter to %s (PEFT) and adapter.gguf (llama.cpp --lora)",
+                  dir);
+    return HERD_OK;
+}
+
+herd_status herd_run_export(herd_run *r)
+{
+    if (strcmp(r->o->method, "full"))
+        return export_adapter(r);
+    char path[HERD_PATH_MAX + 32];
+    HERD_TRY(herd_run_path(r, "model.gguf", path));
+    herd_model *m = (herd_model *)herd_train_as_model(r->tm);
+    m->tok = (herd_tokenizer *)r->tok;
+    m->chat_template = r->base ? r->base->chat_template : NULL;
+    herd_status st = herd_save_gguf_ex(m, path, HERD_TYPE_F32, NULL, NULL);
+    m->tok = NULL;
+    m->chat_template = NULL;
+    HERD_TRY(st);
+    herd_run_note(r, "exported %s", path);
+    return HERD_OK;
+}
+
+void herd_run_free(herd_run *r)
+{
+    herd_adamw_free(r->opt);
+    herd_train_model_free(r->tm);
+    herd_model_free(r->base);
+    herd_tokenizer_free(r->own_tok);
+    herd_source_close(&r->train);
+    if (r->have_val)
+        herd_source_close(&r->val);
+    free(r->st.history);
+}
