@@ -120,6 +120,19 @@ typedef struct {
  * (may be NULL) gets the number of scored targets. */
 herd_status herd_train_forward_backward(herd_train_model *tm, const herd_batch *b,
                                         float grad_scale, float *loss, int *n_scored);
+/* Sums of log p(target) over the scored targets of each row into logp[B]
+ * (sequence log-probabilities, as DPO and PPO need them). With coef (NULL:
+ * no gradients) it also adds sum_b coef[b] * d logp[b] / d param to the
+ * gradient buffer. */
+herd_status herd_train_row_logprobs(herd_train_model *tm, const herd_batch *b,
+                                    const float *coef, double *logp);
+/* The final RMS-normed hidden state of every token, [B*T][dim], for a head
+ * of one's own (a reward model's or a value head's). */
+herd_status herd_train_hidden(herd_train_model *tm, const herd_batch *b, float *hidden);
+/* Adds the gradients of a loss whose gradient on those hidden states is
+ * dhidden [B*T][dim]; b is the batch of the last herd_train_hidden. */
+herd_status herd_train_hidden_backward(herd_train_model *tm, const herd_batch *b,
+                                       const float *dhidden);
 /* The same loss without gradients (validation). */
 herd_status herd_train_loss(herd_train_model *tm, const herd_batch *b, float *loss,
                             int *n_scored);

@@ -123,8 +123,14 @@ herd_status herd_train_layer_backward(herd_train_model *tm, int l, int B, int T)
 /* Final norm, output projection and cross-entropy, in chunks of rows; with
  * grads, also the gradient at x_in[n_layers] into g.dx and the output
  * weights' gradients (dloss scaled by scale). Returns the summed loss. */
-herd_status herd_train_head(herd_train_model *tm, const herd_batch *b, int grads,
-                            float scale, int *n_scored, double *sum);
+typedef struct {
+    int grads;                /* compute the logits' gradient */
+    float scale;              /* its scale (divided by the scored count) */
+    const float *row_scale;   /* or per row of the batch, used as it is */
+    double *row_loss;         /* per-row sums of the loss (may be NULL) */
+} herd_head;
+herd_status herd_train_head(herd_train_model *tm, const herd_batch *b, herd_head *h,
+                            int *n_scored, double *sum);
 /* A model with the flat buffers of n floats and the layer table, no
  * weights bound (train_params.c). */
 herd_status herd_train_alloc(const herd_config *cfg, herd_train_model **out);

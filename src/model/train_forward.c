@@ -9,6 +9,7 @@
 #include "kernels/kernels.h"
 #include "base/threads.h"
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 void herd_train_positions(herd_train_model *tm, const herd_batch *b)
@@ -101,25 +102,34 @@ herd_status herd_train_layer_forward(herd_train_model *tm, int l, int B, int T)
 
 /* Summed loss of rows [r0, r0 + n) whose logits are in lg; with grads the
  * logits become the loss gradient (zero for unscored rows). */
-static double chunk_loss(float *lg, const int *targets, int r0, int n, int V, float gs,
-                         int grads)
+static double chunk_loss(float *lg, const herd_batch *b, int r0, int n, int V,
+                         const herd_head *h)
 {
     double sum = 0;
     #pragma omp parallel for reduction(+ : sum) schedule(static) \
         if ((size_t)n * V > HERD_PAR_MIN)
     for (int r = 0; r < n; r++) {
         float *row = lg + (size_t)r * V;
-        int tg = targets[r0 + r];
-        if (tg >= 0)
-            sum += herd_cross_entropy(row, V, tg, grads ? gs : 0.0f);
-        else if (grads)
+        int tg = b->targets[r0 + r], seq = (r0 + r) / b->T;
+        float gs = !h->grads ? 0.0f : h->row_scale ? h->row_scale[seq] : h->scale;
+        if (tg >= 0) {
+            double ce = herd_cross_entropy(row, V, tg, gs);
+            if (h->grads && gs == 0.0f)     /* the logits stayed: no gradient here */
+                memset(row, 0, (size_t)V * sizeof *row);
+            sum += ce;
+            if (h->row_loss) {
+                #pragma omp atomic
+                h->row_loss[seq] += ce;
+            }
+        } else if (h->grads) {
             memset(row, 0, (size_t)V * sizeof *row);
+        }
     }
     return sum;
 }
 
-herd_status herd_train_head(herd_train_model *tm, const herd_batch *b, int grads,
-                            float scale, int *n_scored, double *sum_out)
+herd_status herd_train_head(herd_train_model *tm, const herd_batch *b, herd_head *h,
+                            int *n_scored, double *sum_out)
 {
     const herd_config *c = &tm->cfg;
     int N = b->B * b->T, D = c->dim, V = c->vocab_size, L = c->n_layers;
@@ -129,13 +139,16 @@ herd_status herd_train_head(herd_train_model *tm, const herd_batch *b, int grads
         count += b->targets[i] >= 0;
     *n_scored = count;
     rmsnorm_rows(tm->xn_out, tm->rstd_out, xf, tm->out_norm, N, D, c->norm_eps);
-    float gs = count ? scale / count : 0.0f;
+    h->scale = count ? h->scale / count : 0.0f;
+    int grads = h->grads;
+    if (h->row_loss)
+        memset(h->row_loss, 0, (size_t)b->B * sizeof *h->row_loss);
     double sum = 0;
     for (int r0 = 0; r0 < N; r0 += tm->chunk) {
         int n = N - r0 < tm->chunk ? N - r0 : tm->chunk;
         const float *xn = tm->xn_out + (size_t)r0 * D;
         HERD_TRY(herd_train_linear(tm, &tm->out, tm->g.logits, xn, n));
-        sum += chunk_loss(tm->g.logits, b->targets, r0, n, V, gs, grads);
+        sum += chunk_loss(tm->g.logits, b, r0, n, V, h);
         if (grads)
             HERD_TRY(herd_train_linear_backward(tm, &tm->out, tm->g.dxn + (size_t)r0 * D,
                                                 tm->g.logits, xn, n, 0));
@@ -167,14 +180,13 @@ static herd_status check_batch(const herd_train_model *tm, const herd_batch *b)
     return HERD_OK;
 }
 
-/* Embedding and every layer forward; the head's loss in *loss. */
-static herd_status forward(herd_train_model *tm, const herd_batch *b, int grads,
-                           float scale, float *loss, int *n_scored)
+/* Embedding and every layer forward, into x_in[n_layers]. */
+static herd_status trunk(herd_train_model *tm, const herd_batch *b)
 {
     HERD_TRY(check_batch(tm, b));
     HERD_TRY(herd_train_reserve(tm, b->B, b->T));
     herd_train_positions(tm, b);
-    int N = b->B * b->T, D = tm->cfg.dim, n;
+    int N = b->B * b->T, D = tm->cfg.dim;
     for (int t = 0; t < N; t++) {
         float *row = tm->x_in + (size_t)t * D;
         if (tm->emb.w)
@@ -184,8 +196,17 @@ static herd_status forward(herd_train_model *tm, const herd_batch *b, int grads,
     }
     for (int l = 0; l < tm->cfg.n_layers; l++)
         HERD_TRY(herd_train_layer_forward(tm, l, b->B, b->T));
+    return HERD_OK;
+}
+
+/* The trunk, then the head's loss in *loss. */
+static herd_status forward(herd_train_model *tm, const herd_batch *b, herd_head *h,
+                           float *loss, int *n_scored)
+{
+    int n;
+    HERD_TRY(trunk(tm, b));
     double sum;
-    HERD_TRY(herd_train_head(tm, b, grads, scale, &n, &sum));
+    HERD_TRY(herd_train_head(tm, b, h, &n, &sum));
     *loss = n ? (float)(sum / n) : NAN;
     if (n_scored)
         *n_scored = n;
@@ -195,18 +216,14 @@ static herd_status forward(herd_train_model *tm, const herd_batch *b, int grads,
 herd_status herd_train_loss(herd_train_model *tm, const herd_batch *b, float *loss,
                             int *n_scored)
 {
-    return forward(tm, b, 0, 0.0f, loss, n_scored);
+    herd_head h = {0};
+    return forward(tm, b, &h, loss, n_scored);
 }
 
-herd_status herd_train_forward_backward(herd_train_model *tm, const herd_batch *b,
-                                        float grad_scale, float *loss, int *n_scored)
+/* From g.dx (the gradient at the trunk's output) down through the layers
+ * into the embedding. */
+static herd_status backward(herd_train_model *tm, const herd_batch *b)
 {
-    int n;
-    HERD_TRY(forward(tm, b, 1, grad_scale, loss, &n));
-    if (n_scored)
-        *n_scored = n;
-    if (!n)
-        return HERD_OK;
     for (int l = tm->cfg.n_layers - 1; l >= 0; l--) {
         if (tm->recompute)
             HERD_TRY(herd_train_layer_forward(tm, l, b->B, b->T));
@@ -221,4 +238,62 @@ herd_status herd_train_forward_backward(herd_train_model *tm, const herd_batch *
             row[i] += g[i];
     }
     return HERD_OK;
+}
+
+herd_status herd_train_forward_backward(herd_train_model *tm, const herd_batch *b,
+                                        float grad_scale, float *loss, int *n_scored)
+{
+    int n;
+    herd_head h = {.grads = 1, .scale = grad_scale};
+    HERD_TRY(forward(tm, b, &h, loss, &n));
+    if (n_scored)
+        *n_scored = n;
+    return n ? backward(tm, b) : HERD_OK;
+}
+
+herd_status herd_train_row_logprobs(herd_train_model *tm, const herd_batch *b,
+                                    const float *coef, double *logp)
+{
+    float *neg = NULL;
+    if (coef) {
+        neg = malloc((size_t)b->B * sizeof *neg);
+        if (!neg)
+            return herd_fail(HERD_E_NOMEM, "out of memory");
+        for (int r = 0; r < b->B; r++)
+            neg[r] = -coef[r];   /* d(coef log p)/dz = -coef (softmax - onehot) */
+    }
+    herd_head h = {.grads = coef != NULL, .row_scale = neg, .row_loss = logp};
+    float loss;
+    int n;
+    herd_status st = forward(tm, b, &h, &loss, &n);
+    for (int r = 0; st == HERD_OK && r < b->B; r++)
+        logp[r] = -logp[r];
+    if (st == HERD_OK && coef && n)
+        st = backward(tm, b);
+    free(neg);
+    return st;
+}
+
+herd_status herd_train_hidden(herd_train_model *tm, const herd_batch *b, float *hidden)
+{
+    HERD_TRY(trunk(tm, b));
+    int N = b->B * b->T, D = tm->cfg.dim;
+    const float *xf = tm->x_in + (size_t)tm->cfg.n_layers * N * D;
+    rmsnorm_rows(tm->xn_out, tm->rstd_out, xf, tm->out_norm, N, D, tm->cfg.norm_eps);
+    memcpy(hidden, tm->xn_out, (size_t)N * D * sizeof *hidden);
+    return HERD_OK;
+}
+
+herd_status herd_train_hidden_backward(herd_train_model *tm, const herd_batch *b,
+                                       const float *dhidden)
+{
+    int N = b->B * b->T, D = tm->cfg.dim;
+    if (b->B != tm->B || b->T != tm->T)
+        return herd_fail(HERD_E_ARG, "herd_train_hidden_backward: not the batch of the last "
+                         "herd_train_hidden");
+    const float *xf = tm->x_in + (size_t)tm->cfg.n_layers * N * D;
+    memset(tm->g.dx, 0, (size_t)N * D * sizeof(float));
+    herd_rmsnorm_backward(tm->g.dx, tm->d_out_norm, dhidden, xf, tm->out_norm, tm->rstd_out,
+                          N, D);
+    return backward(tm, b);
 }
