@@ -2,7 +2,8 @@
 # Installs what herd needs from Debian's packages (as root), then builds it.
 #   scripts/setup.sh [--test] [--sanitize] [BUILD_DIR]
 # --test also installs what the tests use as references (python3-sentencepiece,
-# python3-numpy); --sanitize builds with AddressSanitizer and UBSan.
+# python3-numpy, and bible-kjv for the text herd's own model was trained on);
+# --sanitize builds with AddressSanitizer and UBSan.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,7 +17,7 @@ for a in "$@"; do
 done
 
 pkgs="build-essential cmake pkg-config libopenblas-dev libopenblas0-openmp libcjson-dev libpcre2-dev"
-[ "$want_test" = 1 ] && pkgs="$pkgs python3 python3-numpy python3-sentencepiece"
+[ "$want_test" = 1 ] && pkgs="$pkgs python3 python3-numpy python3-sentencepiece bible-kjv"
 missing=""
 for p in $pkgs; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

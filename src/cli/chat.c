@@ -152,8 +152,8 @@ int cli_chat(int argc, char **argv)
     char buf[4096];
     if (!o.model) {
         o.model = cli_default_model(buf, sizeof buf);
-        fprintf(stderr, "herd: no -m given: chatting with %s (random weights: its replies "
-                "are noise)\n", o.model);
+        fprintf(stderr, "herd: no -m given: chatting with %s (herd's own model, a base model "
+                "trained on the King James Bible, not a chat model)\n", o.model);
     }
     herd_set_threads(o.threads ? o.threads : (int)sysconf(_SC_NPROCESSORS_ONLN));
     herd_model *m;

@@ -19,6 +19,10 @@ int cli_merge(int argc, char **argv);
 int cli_train_tokenizer(int argc, char **argv);
 int cli_prepare(int argc, char **argv);
 int cli_extend_vocab(int argc, char **argv);
+int cli_reward_train(int argc, char **argv);
+int cli_reward_score(int argc, char **argv);
+int cli_dpo(int argc, char **argv);
+int cli_gatt(int argc, char **argv);
 
 /* Parses a flag's value; on failure prints "herd: FLAG: ..." and returns 0. */
 int cli_int(const char *flag, const char *val, long lo, long hi, int *out);
@@ -53,8 +57,8 @@ int cli_lora_apply(const cli_lora *l, herd_model *m);
 "  --lora PATH            apply a LoRA adapter (PEFT folder or GGUF LoRA) without\n" \
 "                         merging; repeat for more\n" \
 "  --lora-scaled PATH S   the same with the adapter scaled by S\n"
-/* The random-weight model herd builds for itself: next to the executable,
- * or where the build wrote it. */
+/* herd's own model (models/herd-kjv.gguf): next to the executable, or in
+ * the source tree herd was built from. */
 const char *cli_default_model(char *buf, size_t n);
 
 /* Prints "herd: MSG" (and the library's last error when status != OK). */

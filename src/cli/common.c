@@ -49,7 +49,7 @@ const char *cli_default_model(char *buf, size_t n)
         buf[k] = 0;
         char *slash = strrchr(buf, '/');
         if (slash) {
-            strcpy(slash, "/models/herd-random.gguf");
+            strcpy(slash, "/models/herd-kjv.gguf");
             if (access(buf, R_OK) == 0)
                 return buf;
         }

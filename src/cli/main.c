@@ -22,6 +22,10 @@ static const struct {
     {"train-tokenizer", cli_train_tokenizer, "learn a SentencePiece BPE tokenizer.model from text"},
     {"prepare", cli_prepare, "tokenize text or JSONL into train/validation shards for pretraining"},
     {"extend-vocab", cli_extend_vocab, "append pieces to a SentencePiece tokenizer and grow the model to match"},
+    {"reward-train", cli_reward_train, "train a reward model on preference pairs (chosen/rejected)"},
+    {"reward-score", cli_reward_score, "score responses or preference pairs with a reward model"},
+    {"dpo", cli_dpo, "align a model to preference pairs with DPO (full or LoRA)"},
+    {"gatt", cli_gatt, "Ghost Attention data: multi-turn chats with an instruction for the whole dialogue"},
 };
 
 static void usage(FILE *f)

@@ -22,7 +22,7 @@ static void run_help(FILE *f)
 "Generates text from PROMPT, streaming it as it comes, then prints prompt and\n"
 "generation speed in tokens/s to stderr.\n\n"
 "  -m, --model PATH       GGUF file, llama2.c .bin, or Hugging Face folder\n"
-"                         (default: the random-weight model built with herd)\n"
+"                         (default: herd's own model, models/herd-kjv.gguf)\n"
 "  -z, --tokenizer PATH   tokenizer.model (SentencePiece) or llama2.c tokenizer.bin\n"
 "                         (default: the one the model carries)\n"
 "  -p, --prompt TEXT      the prompt (default: empty, start from BOS)\n"
@@ -157,7 +157,7 @@ int cli_run(int argc, char **argv)
     char buf[4096];
     if (!o.model) {
         o.model = cli_default_model(buf, sizeof buf);
-        fprintf(stderr, "herd: no -m given: running %s (random weights: its text is noise)\n",
+        fprintf(stderr, "herd: no -m given: running %s (herd's own model, trained on the King James Bible)\n",
                 o.model);
     }
     herd_set_threads(o.threads ? o.threads : (int)sysconf(_SC_NPROCESSORS_ONLN));

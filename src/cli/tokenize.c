@@ -25,7 +25,7 @@ static void tokenize_help(FILE *f)
 "  -m, --model PATH       take the tokenizer a model carries (GGUF, HF folder)\n"
 "  -z, --tokenizer PATH   tokenizer.model (SentencePiece or Llama 3's), llama2.c\n"
 "                         tokenizer.bin, or tokenizer.json\n"
-"                         (neither: the random-weight model built with herd)\n"
+"                         (neither: herd's own model, models/herd-kjv.gguf)\n"
 "  -p, --prompt TEXT      the text (default: stdin)\n"
 "  --ids                  print ids (the default)\n"
 "  --pieces               print pieces, one per line\n"

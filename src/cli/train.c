@@ -23,6 +23,8 @@ static void help(FILE *f)
 "  --config FILE    the run's JSON config (below)\n"
 "  --resume         continue from OUT/checkpoint.bin exactly where it stopped\n"
 "  --stop-at N      stop (and save) after step N, as if interrupted\n"
+"  --eval           no training: the loss over the whole val_data of the model\n"
+"                   the config starts from (init; with --resume, the checkpoint)\n"
 "  -t, --threads N  threads (overrides the config)\n"
 "  -q, --quiet      only the summary\n"
 "  -h, --help       this help\n"
@@ -113,7 +115,7 @@ static void on_note(void *user, const char *msg)
 static int run_cmd(int argc, char **argv, int finetune)
 {
     const char *config = NULL, *method = NULL, *cmd = finetune ? "finetune" : "train";
-    int resume = 0, threads = 0, quiet = 0;
+    int resume = 0, threads = 0, quiet = 0, eval = 0;
     long long stop_at = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v;
@@ -133,6 +135,8 @@ static int run_cmd(int argc, char **argv, int finetune)
             }
         } else if (!strcmp(a, "--resume")) {
             resume = 1;
+        } else if (!strcmp(a, "--eval")) {
+            eval = 1;
         } else if (!strcmp(a, "--stop-at")) {
             int n;
             if (!(v = cli_value(argc, argv, &i)) || !cli_int(a, v, 1, 2147483647, &n))
@@ -172,6 +176,15 @@ static int run_cmd(int argc, char **argv, int finetune)
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
     signal(SIGXFSZ, SIG_IGN);   /* a file-size limit fails the write, not the run */
+    if (eval) {
+        double loss;
+        int64_t n;
+        herd_status st = herd_train_evaluate(&o, resume, &loss, &n);
+        if (st != HERD_OK)
+            return cli_fail(st, cmd);
+        printf("val_loss %.4f perplexity %.3f tokens %lld\n", loss, exp(loss), (long long)n);
+        return 0;
+    }
     ui u = {quiet, progress_now(), cmd};
     herd_train_callbacks cb = {on_step, on_note, &u, &stop_flag};
     herd_status st = herd_train_run(&o, resume, stop_at, &cb);

@@ -14,6 +14,7 @@
 typedef struct {
     cJSON *doc;            /* owns the strings the example points into */
     herd_chat_msg *msgs;
+    uint8_t *untrained;    /* per message: "train": false */
     int cap;
 } row_buf;
 
@@ -29,6 +30,26 @@ static const char *role_name(const char *r)
     return NULL;
 }
 
+/* A message's optional "train" flag: false marks an assistant message
+ * untrained (and is a no-op elsewhere); true is only for an assistant. */
+static herd_status parse_train(const cJSON *msg, const char *key, int i, const char *role,
+                               uint8_t *untrained)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(msg, "train");
+    *untrained = 0;
+    if (!v || cJSON_IsNull(v))
+        return HERD_OK;
+    if (!cJSON_IsBool(v))
+        return herd_fail(HERD_E_FORMAT, "%s[%d] has a \"train\" that is not true or false",
+                         key, i);
+    int assistant = !strcmp(role, "assistant");
+    if (cJSON_IsTrue(v) && !assistant)
+        return herd_fail(HERD_E_FORMAT, "%s[%d] has \"train\": true on a %s message (only "
+                         "assistant messages are trained)", key, i, role);
+    *untrained = assistant && cJSON_IsFalse(v);
+    return HERD_OK;
+}
+
 /* "messages" (role/content) or "conversations" (from/value) into ex. */
 static herd_status parse_msgs(const cJSON *arr, const char *key, const char *rk,
                               const char *ck, row_buf *b, herd_sft_example *ex)
@@ -38,11 +59,15 @@ static herd_status parse_msgs(const cJSON *arr, const char *key, const char *rk,
     int n = cJSON_GetArraySize(arr), i = 0;
     if (n > b->cap) {
         herd_chat_msg *m = realloc(b->msgs, (size_t)n * sizeof *m);
-        if (!m)
+        if (m)
+            b->msgs = m;
+        uint8_t *u = m ? realloc(b->untrained, (size_t)n) : NULL;
+        if (!u)
             return herd_fail(HERD_E_NOMEM, "sft: out of memory");
-        b->msgs = m, b->cap = n;
+        b->untrained = u, b->cap = n;
     }
     const cJSON *it;
+    int any_untrained = 0;
     cJSON_ArrayForEach(it, arr) {
         const cJSON *r = cJSON_GetObjectItemCaseSensitive(it, rk);
         const cJSON *c = cJSON_GetObjectItemCaseSensitive(it, ck);
@@ -53,9 +78,12 @@ static herd_status parse_msgs(const cJSON *arr, const char *key, const char *rk,
         if (!role)
             return herd_fail(HERD_E_FORMAT, "%s[%d] has %s \"%.40s\" (want system, user or "
                              "assistant)", key, i, rk, r->valuestring);
+        HERD_TRY(parse_train(it, key, i, role, &b->untrained[i]));
+        any_untrained |= b->untrained[i];
         b->msgs[i++] = (herd_chat_msg){role, c->valuestring};
     }
-    *ex = (herd_sft_example){.shape = HERD_SFT_CHAT, .msgs = b->msgs, .n_msgs = n};
+    *ex = (herd_sft_example){.shape = HERD_SFT_CHAT, .msgs = b->msgs, .n_msgs = n,
+                             .untrained = any_untrained ? b->untrained : NULL};
     return HERD_OK;
 }
 
@@ -274,6 +302,7 @@ herd_status herd_sft_load(const char *path, const herd_tokenizer *t, const herd_
     fclose(f);
     cJSON_Delete(L.row.doc);
     free(L.row.msgs);
+    free(L.row.untrained);
     herd_sft_tokens_free(&L.tk);
     if (rc == HERD_OK && s->n == 0)
         rc = herd_fail(HERD_E_FORMAT, "%s: no usable examples (%lld lines, %lld bad, %lld too "

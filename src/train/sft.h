@@ -9,8 +9,12 @@
  *                                   "value": "..."}, ...]}         (ShareGPT)
  *   alpaca      {"instruction": "...", "input": "..." (optional), "output": "..."}
  *   completion  {"prompt": "...", "completion": "..."}
- * Blank lines are skipped. Messages after the last assistant message train
- * nothing and are left out; a conversation without one is a bad line.
+ * A chat message may carry "train": false (an assistant message: its
+ * answer is context, its loss zeroed; on another role it changes nothing)
+ * or "train": true (the default; only an assistant message can be).
+ * Blank lines are skipped. Messages after the last trained assistant
+ * message train nothing and are left out; a conversation without one is a
+ * bad line.
  *
  * Rendering with a chat template (HERD_CHAT_LLAMA2 / LLAMA3): the ids are
  * exactly herd_chat_render's for the conversation; alpaca rows become one
@@ -42,7 +46,8 @@
  * before it) is trained. Those are the tokens of each assistant answer and
  * the token that ends it (EOS; <|eot_id|> for Llama 3); never BOS, system
  * or user text, role headers or [INST] markup. Every assistant turn of a
- * conversation is trained. Where the prompt's last token and the answer's
+ * conversation is trained but those marked "train": false (all of their
+ * tokens untrained). Where the prompt's last token and the answer's
  * first would tokenize as one (never with the templates' separators), that
  * token is trained. */
 #ifndef HERD_TRAIN_SFT_H
@@ -58,6 +63,8 @@ typedef struct {
     herd_sft_shape shape;
     const herd_chat_msg *msgs;  /* CHAT: roles "system", "user", "assistant" */
     int n_msgs;
+    const uint8_t *untrained;   /* CHAT: NULL, or one flag per message, 1 where an
+                                 * assistant message is not trained */
     const char *instruction, *input, *output; /* ALPACA; input NULL or "" when none */
     const char *prompt, *completion;          /* COMPLETION */
 } herd_sft_example;

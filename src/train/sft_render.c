@@ -211,9 +211,12 @@ static herd_status plain_chat_turn(const herd_tokenizer *t, const herd_chat_msg 
 
 /* ---- an example ---- */
 
-static herd_status check_roles(const herd_chat_msg *m, int n)
+/* The index of the last trained assistant message, or an error. */
+static herd_status check_roles(const herd_chat_msg *m, int n, const uint8_t *untrained,
+                               int *last)
 {
     int answers = 0;
+    *last = -1;
     for (int i = 0; i < n; i++) {
         if (!m[i].role || !m[i].content)
             return herd_fail(HERD_E_ARG, "message %d has no role or content", i);
@@ -221,26 +224,39 @@ static herd_status check_roles(const herd_chat_msg *m, int n)
             strcmp(m[i].role, "assistant"))
             return herd_fail(HERD_E_ARG, "message %d has role \"%.40s\" (want system, user "
                              "or assistant)", i, m[i].role);
-        answers += !strcmp(m[i].role, "assistant");
+        if (strcmp(m[i].role, "assistant"))
+            continue;
+        answers++;
+        if (!untrained || !untrained[i])
+            *last = i;
     }
     if (!answers)
         return herd_fail(HERD_E_ARG, "no assistant message: nothing to train");
+    if (*last < 0)
+        return herd_fail(HERD_E_ARG, "every assistant message has \"train\": false: nothing "
+                         "to train");
     return HERD_OK;
 }
 
-/* A conversation, turn by turn; messages after the last answer are left out. */
+/* A conversation, turn by turn; an untrained answer's turn keeps its ids
+ * with its mask zeroed; messages after the last trained answer are left
+ * out. */
 static herd_status render_chat(const herd_tokenizer *t, herd_chat_template tpl,
-                               const herd_chat_msg *m, int n, herd_sft_tokens *tk,
-                               text_buf *x, id_buf *p, id_buf *w)
+                               const herd_chat_msg *m, int n, const uint8_t *untrained,
+                               herd_sft_tokens *tk, text_buf *x, id_buf *p, id_buf *w)
 {
-    HERD_TRY(check_roles(m, n));
-    for (int i = 0, a = 0; i < n; i++) {
+    int last;
+    HERD_TRY(check_roles(m, n, untrained, &last));
+    for (int i = 0, a = 0; i <= last; i++) {
         if (strcmp(m[i].role, "assistant"))
             continue;
+        int from = tk->n;
         if (tpl == HERD_CHAT_NONE)
             HERD_TRY(plain_chat_turn(t, m, a, i, x, tk, p, w));
         else
             HERD_TRY(template_turn(t, tpl, m, a, i, tk, p, w));
+        if (untrained && untrained[i])
+            memset(tk->trained + from, 0, (size_t)(tk->n - from));
         a = i + 1;
     }
     return HERD_OK;
@@ -261,7 +277,7 @@ static herd_status render_as_chat(const herd_tokenizer *t, herd_chat_template tp
         m[0].content = x->s;
         m[1].content = ex->output;
     }
-    return render_chat(t, tpl, m, 2, tk, x, p, w);
+    return render_chat(t, tpl, m, 2, NULL, tk, x, p, w);
 }
 
 static herd_status check_example(const herd_sft_example *ex)
@@ -296,7 +312,7 @@ herd_status herd_sft_render(const herd_tokenizer *t, herd_chat_template tpl,
     text_buf x = {0};
     herd_status s;
     if (ex->shape == HERD_SFT_CHAT)
-        s = render_chat(t, tpl, ex->msgs, ex->n_msgs, out, &x, &p, &w);
+        s = render_chat(t, tpl, ex->msgs, ex->n_msgs, ex->untrained, out, &x, &p, &w);
     else if (tpl != HERD_CHAT_NONE)
         s = render_as_chat(t, tpl, ex, out, &x, &p, &w);
     else if (ex->shape == HERD_SFT_ALPACA)

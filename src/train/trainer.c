@@ -182,6 +182,37 @@ static herd_status loop(run *r, int64_t stop_at)
     return herd_run_export(r);
 }
 
+herd_status herd_train_evaluate(const herd_train_opts *o, int resume, double *loss,
+                                int64_t *tokens)
+{
+    run r = {.o = o};
+    herd_status st = herd_run_path(&r, "checkpoint.bin", r.ckpt);
+    if (st == HERD_OK && !o->val_data[0])
+        st = herd_fail(HERD_E_ARG, "config: \"val_data\" is needed to evaluate");
+    if (st == HERD_OK)
+        st = herd_run_setup(&r, resume);
+    if (st == HERD_OK)
+        st = herd_source_start(&r.val, o->batch_size, r.T, 0, 0);
+    double sum = 0;
+    int64_t count = 0;
+    uint64_t n = st == HERD_OK ? herd_source_batches(&r.val, o->batch_size) : 0;
+    for (uint64_t i = 0; st == HERD_OK && i < n; i++) {
+        herd_batch b;
+        herd_source_batch(&r.val, &b);
+        float lv;
+        int k;
+        st = herd_train_loss(r.tm, &b, &lv, &k);
+        if (st == HERD_OK && k) {
+            sum += (double)lv * k;
+            count += k;
+        }
+    }
+    herd_run_free(&r);
+    *loss = count ? sum / count : NAN;
+    *tokens = count;
+    return st;
+}
+
 herd_status herd_train_run(const herd_train_opts *o, int resume, int64_t stop_at,
                            const herd_train_callbacks *cb)
 {

@@ -55,5 +55,10 @@ typedef struct {
  * checkpoint) as if interrupted. */
 herd_status herd_train_run(const herd_train_opts *o, int resume, int64_t stop_at,
                            const herd_train_callbacks *cb);
+/* No training: the mean loss over the whole validation set (val_data) of
+ * the model the options start from (init, or the checkpoint when resume),
+ * in *loss, over *tokens scored targets. */
+herd_status herd_train_evaluate(const herd_train_opts *o, int resume, double *loss,
+                                int64_t *tokens);
 
 #endif

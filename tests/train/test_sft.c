@@ -330,6 +330,72 @@ static void check_render_api(const herd_tokenizer *spm, const herd_tokenizer *bp
     herd_sft_tokens_free(&tk);
 }
 
+/* "train": false on an assistant message: its turn is context, untrained;
+ * the ids are still the whole conversation's rendering. */
+static const char *const TRAIN_FLAG =
+    "{\"messages\": [{\"role\": \"system\", \"content\": \"Be brief.\"}, {\"role\": \"user\", "
+    "\"content\": \"Hi\", \"train\": false}, {\"role\": \"assistant\", \"content\": \"Hello\", "
+    "\"train\": false}, {\"role\": \"user\", \"content\": \"Bye\"}, {\"role\": \"assistant\", "
+    "\"content\": \" Ciao\\n\", \"train\": true}]}\n"
+    "{\"conversations\": [{\"from\": \"human\", \"value\": \"Hi\"}, {\"from\": \"gpt\", "
+    "\"value\": \"Hello\"}, {\"from\": \"human\", \"value\": \"Bye\"}, {\"from\": \"gpt\", "
+    "\"value\": \"Ciao\", \"train\": false}]}\n";
+
+static void check_train_flag(const herd_tokenizer *spm, const herd_tokenizer *bpe)
+{
+    write_file(TRAIN_FLAG);
+    herd_sft_set *s = load_ok(spm, HERD_CHAT_LLAMA2, 0, 0, 0, NULL);
+    CHECK(s->n == 2);
+    expect_example(spm, s, 0, "<s>[INST] <<SYS>>\nBe brief.\n<</SYS>>\n\nHi [/INST] Hello </s>"
+                   "<s>[INST] Bye [/INST]{ Ciao </s>}", "train false, llama2");
+    expect_chat_render(spm, HERD_CHAT_LLAMA2, s, 0, CONV, 5, "train false, llama2");
+    /* A last answer not trained: its turn is left out. */
+    expect_example(spm, s, 1, "<s>[INST] Hi [/INST]{ Hello </s>}", "trailing train false");
+    herd_sft_set_free(s);
+    s = load_ok(bpe, HERD_CHAT_LLAMA3, 0, 0, 0, NULL);
+#define H(role) "<|start_header_id|>" role "<|end_header_id|>\n\n"
+    expect_example(bpe, s, 0, "<|begin_of_text|>" H("system") "Be brief.<|eot_id|>" H("user")
+                   "Hi<|eot_id|>" H("assistant") "Hello<|eot_id|>" H("user") "Bye<|eot_id|>"
+                   H("assistant") "{Ciao<|eot_id|>}", "train false, llama3");
+#undef H
+    expect_chat_render(bpe, HERD_CHAT_LLAMA3, s, 0, CONV, 5, "train false, llama3");
+    herd_sft_set_free(s);
+    s = load_ok(spm, HERD_CHAT_NONE, 0, 0, 0, NULL);
+    expect_example(spm, s, 0, "<s>System: Be brief.\nUser: Hi\nAssistant: Hello</s> User: "
+                   "Bye\nAssistant:{ Ciao</s>}", "train false, plain");
+    herd_sft_set_free(s);
+    /* Through herd_sft_render: the flags per message. */
+    herd_sft_tokens tk = {0};
+    const uint8_t flags[5] = {0, 0, 1, 0, 0}, none_left[5] = {0, 0, 1, 0, 1};
+    herd_sft_example ex = {.shape = HERD_SFT_CHAT, .msgs = CONV, .n_msgs = 5, .untrained = flags};
+    CHECK_OK(herd_sft_render(spm, HERD_CHAT_LLAMA2, &ex, &tk));
+    CHECK(!strcmp(describe(spm, tk.ids, tk.trained, tk.n),
+                  "<s>[INST] <<SYS>>\nBe brief.\n<</SYS>>\n\nHi [/INST] Hello </s>"
+                  "<s>[INST] Bye [/INST]{ Ciao </s>}"));
+    ex.untrained = none_left;
+    CHECK_FAILS(herd_sft_render(spm, HERD_CHAT_LLAMA2, &ex, &tk), HERD_E_ARG);
+    CHECK(strstr(herd_last_error(), "\"train\": false") != NULL);
+    herd_sft_tokens_free(&tk);
+    /* Bad flags name their line and message. */
+    static const char *const bad[][2] = {
+        {"{\"messages\": [{\"role\": \"user\", \"content\": \"a\"}, {\"role\": \"assistant\", "
+         "\"content\": \"b\", \"train\": false}]}\n", "nothing to train"},
+        {"{\"messages\": [{\"role\": \"user\", \"content\": \"a\"}, {\"role\": \"assistant\", "
+         "\"content\": \"b\", \"train\": 0}]}\n", "messages[1] has a \"train\" that is not"},
+        {"{\"messages\": [{\"role\": \"user\", \"content\": \"a\", \"train\": true}, {\"role\": "
+         "\"assistant\", \"content\": \"b\"}]}\n", "messages[0] has \"train\": true on a user"},
+    };
+    herd_sft_opts o = {HERD_CHAT_LLAMA2, 0, 0, 0};
+    char where[160];
+    snprintf(where, sizeof where, "%s:1: ", path);
+    for (int i = 0; i < 3; i++) {
+        write_file(bad[i][0]);
+        CHECK_FAILS(herd_sft_load(path, spm, &o, &s, NULL), HERD_E_FORMAT);
+        CHECK_MSG(strstr(herd_last_error(), where) && strstr(herd_last_error(), bad[i][1]),
+                  "%s", herd_last_error());
+    }
+}
+
 /* ---- bad lines, long examples, empty files ---- */
 
 static const char *const BAD =
@@ -636,6 +702,7 @@ int main(void)
     check_plain(spm, "plain, toy spm");
     check_plain(bpe, "plain, toy bpe");
     check_render_api(spm, bpe);
+    check_train_flag(spm, bpe);
     check_bad(spm);
     check_empty(spm);
     check_long(spm);
