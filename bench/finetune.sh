@@ -3,8 +3,10 @@
 # GGUF, short sequences): full finetuning, LoRA and QLoRA, each a few steps
 # of herd finetune on the same made-up examples, the same threads. Prints
 # peak resident memory and tokens/s for each, and QLoRA's memory as a
-# fraction of LoRA's (QLoRA holds the layer matrices in 4-bit NF4, LoRA
-# reads them mapped from the F16 file).
+# fraction of LoRA's, for the frozen layer weights (QLoRA holds the layer
+# matrices in 4-bit NF4, LoRA reads them mapped from the F16 file) and for the
+# whole process (which also holds the F16 embedding and output tables,
+# activations, and the tiles the frozen matrices are widened into).
 #   bench/finetune.sh        Env: THREADS=2 STEPS=3 SEQ=64 BATCH=1 METHODS="qlora lora full"
 #                                 BENCH_DIR=~/.cache/herd-bench
 # Full finetuning of 1.1B parameters needs about 18 GB (weights, gradients
@@ -28,8 +30,8 @@ for i in $(seq 1 64); do
 done > "$work/sft.jsonl"
 printf "finetuning, TinyLlama 1.1B shape (F16 base), batch %d x %d, %d threads, %d steps\n" \
   "$batch" "$seq" "$t" "$steps"
-printf "  %-6s %12s %10s\n" method peak_RSS_MiB tokens/s
-declare -A rss
+printf "  %-6s %12s %16s %10s\n" method peak_RSS_MiB frozen_weights_MiB tokens/s
+declare -A rss frozen
 for meth in $methods; do
   cat > "$work/$meth.json" <<JSON
 {"init": "$m", "train_data": "$work/sft.jsonl", "out_dir": "$work/$meth", "method": "$meth",
@@ -41,8 +43,11 @@ JSON
     2>"$work/$meth.log" || { echo "$meth failed:"; tail -3 "$work/$meth.log"; continue; }
   tps=$(awk -F, 'NR > 2 { s += $6; n++ } END { printf "%.1f", n ? s / n : 0 }' "$work/$meth/loss.csv")
   rss[$meth]=$(awk '{ printf "%.0f", $1 / 1024 }' "$work/$meth.rss")
-  printf "  %-6s %12s %10s\n" "$meth" "${rss[$meth]}" "$tps"
+  frozen[$meth]=$(sed -n 's/.*frozen layer weights \([0-9.]*\) MiB.*/\1/p' "$work/$meth.log")
+  printf "  %-6s %12s %16s %10s\n" "$meth" "${rss[$meth]}" "${frozen[$meth]:--}" "$tps"
 done
 if [ -n "${rss[qlora]:-}" ] && [ -n "${rss[lora]:-}" ]; then
-  printf "  QLoRA / LoRA peak memory: %.2f\n" "$(awk -v a="${rss[qlora]}" -v b="${rss[lora]}" 'BEGIN { print a / b }')"
+  printf "  QLoRA / LoRA: frozen layer weights %.3f, peak memory %.2f\n" \
+    "$(awk -v a="${frozen[qlora]}" -v b="${frozen[lora]}" 'BEGIN { print a / b }')" \
+    "$(awk -v a="${rss[qlora]}" -v b="${rss[lora]}" 'BEGIN { print a / b }')"
 fi

@@ -134,6 +134,9 @@ herd_status herd_train_head(herd_train_model *tm, const herd_batch *b, herd_head
 /* A model with the flat buffers of n floats and the layer table, no
  * weights bound (train_params.c). */
 herd_status herd_train_alloc(const herd_config *cfg, herd_train_model **out);
+/* Bytes of the frozen layer matrices a LoRA model reads (NF4 for QLoRA, the
+ * base's own type otherwise); 0 for full training. */
+size_t herd_train_frozen_bytes(const herd_train_model *tm);
 /* Stretches the rotary positions (long-context finetuning): the config's
  * rope scaling and factor, and its context grown to seq_len. */
 void herd_train_set_rope(herd_train_model *tm, herd_rope_scaling s, float factor, int seq_len);

@@ -193,3 +193,15 @@ herd_status herd_train_lora_adapter(herd_train_model *tm, herd_adapter **out)
     *out = a;
     return HERD_OK;
 }
+
+size_t herd_train_frozen_bytes(const herd_train_model *tm)
+{
+    size_t n = 0;
+    for (int l = 0; tm->base && l < tm->cfg.n_layers; l++)
+        for (int i = 0; i < 7; i++) {
+            const herd_train_mat *m = layer_mat((herd_train_layer *)&tm->L[l], i);
+            n += m->nf4 ? herd_nf4_bytes(m->nf4->rows, m->nf4->cols)
+                        : (size_t)m->out * herd_row_bytes(m->base->type, m->in);
+        }
+    return n;
+}

@@ -141,6 +141,15 @@ herd_status herd_run_setup(herd_run *r, int resume)
                          o->tokenizer[0] ? o->tokenizer : "tokenizer",
                          herd_tokenizer_n_vocab(r->tok), cfg.vocab_size);
     herd_train_set_recompute(r->tm, o->recompute);
+    if (r->base && strcmp(o->method, "full")) {
+        char msg[128];
+        size_t n;
+        herd_train_params(r->tm, &n);
+        snprintf(msg, sizeof msg, "frozen layer weights %.1f MiB (%s), adapters %.2f M parameters",
+                 herd_train_frozen_bytes(r->tm) / 1048576.0,
+                 strcmp(o->method, "qlora") ? "the base's own type, mapped" : "NF4", n / 1e6);
+        herd_run_note(r, "%s", msg);
+    }
     HERD_TRY(herd_adamw_new(r->tm, &r->opt));
     r->st.seed = o->seed;
     if (resume && herd_file_exists(r->ckpt)) {
