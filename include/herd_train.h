@@ -126,6 +126,11 @@ herd_status herd_train_forward_backward(herd_train_model *tm, const herd_batch *
  * gradient buffer. */
 herd_status herd_train_row_logprobs(herd_train_model *tm, const herd_batch *b,
                                     const float *coef, double *logp);
+/* The same per token: logp[i] = log p(targets[i]) (0 where unscored), and
+ * with coef (per token, NULL: no gradients) adds
+ * sum_i coef[i] * d logp[i] / d param (PPO's per-token policy gradient). */
+herd_status herd_train_token_logprobs(herd_train_model *tm, const herd_batch *b,
+                                      const float *coef, float *logp);
 /* The final RMS-normed hidden state of every token, [B*T][dim], for a head
  * of one's own (a reward model's or a value head's). */
 herd_status herd_train_hidden(herd_train_model *tm, const herd_batch *b, float *hidden);

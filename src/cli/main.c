@@ -32,7 +32,7 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: herd COMMAND [options]   (herd COMMAND --help for its options)\n\n");
     for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
-        fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].what);
+        fprintf(f, "  %-16s %s\n", commands[i].name, commands[i].what);
 }
 
 int main(int argc, char **argv)

@@ -127,7 +127,9 @@ typedef struct {
     int grads;                /* compute the logits' gradient */
     float scale;              /* its scale (divided by the scored count) */
     const float *row_scale;   /* or per row of the batch, used as it is */
+    const float *tok_scale;   /* or per token (B*T), used as it is */
     double *row_loss;         /* per-row sums of the loss (may be NULL) */
+    float *tok_loss;          /* per-token loss, 0 where unscored (may be NULL) */
 } herd_head;
 herd_status herd_train_head(herd_train_model *tm, const herd_batch *b, herd_head *h,
                             int *n_scored, double *sum);

@@ -111,18 +111,24 @@ static double chunk_loss(float *lg, const herd_batch *b, int r0, int n, int V,
     for (int r = 0; r < n; r++) {
         float *row = lg + (size_t)r * V;
         int tg = b->targets[r0 + r], seq = (r0 + r) / b->T;
-        float gs = !h->grads ? 0.0f : h->row_scale ? h->row_scale[seq] : h->scale;
+        float gs = !h->grads ? 0.0f : h->tok_scale ? h->tok_scale[r0 + r]
+                 : h->row_scale ? h->row_scale[seq] : h->scale;
         if (tg >= 0) {
             double ce = herd_cross_entropy(row, V, tg, gs);
             if (h->grads && gs == 0.0f)     /* the logits stayed: no gradient here */
                 memset(row, 0, (size_t)V * sizeof *row);
             sum += ce;
+            if (h->tok_loss)
+                h->tok_loss[r0 + r] = (float)ce;
             if (h->row_loss) {
                 #pragma omp atomic
                 h->row_loss[seq] += ce;
             }
-        } else if (h->grads) {
-            memset(row, 0, (size_t)V * sizeof *row);
+        } else {
+            if (h->tok_loss)
+                h->tok_loss[r0 + r] = 0.0f;
+            if (h->grads)
+                memset(row, 0, (size_t)V * sizeof *row);
         }
     }
     return sum;
@@ -268,6 +274,30 @@ herd_status herd_train_row_logprobs(herd_train_model *tm, const herd_batch *b,
     herd_status st = forward(tm, b, &h, &loss, &n);
     for (int r = 0; st == HERD_OK && r < b->B; r++)
         logp[r] = -logp[r];
+    if (st == HERD_OK && coef && n)
+        st = backward(tm, b);
+    free(neg);
+    return st;
+}
+
+herd_status herd_train_token_logprobs(herd_train_model *tm, const herd_batch *b,
+                                      const float *coef, float *logp)
+{
+    size_t N = (size_t)b->B * b->T;
+    float *neg = NULL;
+    if (coef) {
+        neg = malloc(N * sizeof *neg);
+        if (!neg)
+            return herd_fail(HERD_E_NOMEM, "out of memory");
+        for (size_t t = 0; t < N; t++)
+            neg[t] = -coef[t];
+    }
+    herd_head h = {.grads = coef != NULL, .tok_scale = neg, .tok_loss = logp};
+    float loss;
+    int n;
+    herd_status st = forward(tm, b, &h, &loss, &n);
+    for (size_t t = 0; st == HERD_OK && t < N; t++)
+        logp[t] = -logp[t];
     if (st == HERD_OK && coef && n)
         st = backward(tm, b);
     free(neg);

@@ -2,7 +2,7 @@
  *  - herd_train_row_logprobs: the rows' log-probabilities sum to -loss x
  *    scored count, and with coef c the gradient is -c x count times the mean
  *    loss's gradient (c the same for all rows), or the sum of each row's
- *    (c differing per row);
+ *    (c differing per row); herd_train_token_logprobs agrees per token;
  *  - herd_train_hidden / _backward: a scalar head r = w . h(last token) of
  *    each row (a reward model's), its gradient through the trunk checked
  *    against finite differences. */
@@ -89,6 +89,28 @@ int main(void)
         mx = fmax(mx, fabs(g2[i]));
     }
     CHECK_MSG(worst < 1e-5 * mx, "per-row coefficients off by %g", worst);
+
+    /* Per token: the logps sum to the rows'; per-token coefficients equal to
+     * the row coefficients give the same gradient. */
+    float *tl = malloc((size_t)B * T * sizeof *tl), *tc = malloc((size_t)B * T * sizeof *tc);
+    for (int i = 0; i < B * T; i++)
+        tc[i] = c2[i / T];
+    herd_train_zero_grad(tm);
+    CHECK_OK(herd_train_token_logprobs(tm, &batch, tc, tl));
+    for (int r = 0; r < B; r++) {
+        double s = 0;
+        for (int t = 0; t < T; t++)
+            s += tl[r * T + t];
+        CHECK_MSG(fabs(s - logp[r]) < 1e-4 * fabs(logp[r]), "row %d: tokens %.8g, row %.8g", r, s,
+                  logp[r]);
+    }
+    CHECK(tl[3] == 0.0f);   /* target 3 is unscored */
+    worst = 0;
+    for (size_t i = 0; i < n; i++)
+        worst = fmax(worst, fabs(g[i] - g2[i]));
+    CHECK_MSG(worst < 1e-5 * mx, "per-token coefficients off by %g", worst);
+    free(tl);
+    free(tc);
 
     /* A scalar head on the hidden states, against finite differences. */
     float w[16], *hidden = malloc((size_t)B * T * c.dim * sizeof *hidden);
