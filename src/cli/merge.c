@@ -18,6 +18,9 @@ static void help(FILE *f)
 CLI_LORA_HELP
 "  -o, --output OUT       where to write the merged model\n"
 "  --type T               f32 (default), f16 or bf16 for the weight matrices\n"
+"  --rope-factor F        the adapters were trained past the base's context with\n"
+"                         linear rope scaling F (herd finetune's rope_factor):\n"
+"                         store it, and a context F times the base's, in OUT\n"
 "  -f, --force            replace OUT if it exists\n"
 "  -h, --help             this help\n");
 }
@@ -26,6 +29,7 @@ int cli_merge(int argc, char **argv)
 {
     const char *in = NULL, *out = NULL;
     cli_lora lora = {0};
+    float rope_factor = 0;
     herd_convert_opts co = {.type = HERD_TYPE_F32};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v;
@@ -50,6 +54,9 @@ int cli_merge(int argc, char **argv)
                 fprintf(stderr, "herd merge: --type: '%s' is not f32, f16 or bf16\n", v);
                 return 2;
             }
+        } else if (!strcmp(a, "--rope-factor")) {
+            if (!(v = cli_value(argc, argv, &i)) || !cli_float(a, v, 1.0, 1024.0, &rope_factor))
+                return 2;
         } else if (!strcmp(a, "-f") || !strcmp(a, "--force")) {
             co.force = 1;
         } else {
@@ -68,6 +75,12 @@ int cli_merge(int argc, char **argv)
     if (!cli_lora_apply(&lora, m)) {
         herd_model_free(m);
         return 1;
+    }
+    if (rope_factor > 1) {
+        herd_config *c = (herd_config *)herd_model_config(m);
+        c->rope_scaling = HERD_ROPE_SCALING_LINEAR;
+        c->rope_factor = rope_factor;
+        c->seq_len = (int)(c->seq_len * rope_factor);
     }
     s = herd_model_merge_lora(m);
     if (s == HERD_OK)

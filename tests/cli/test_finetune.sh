@@ -90,6 +90,9 @@ cfg lc.json lc ', "steps": 2, "method": "full", "seq_len": 1024, "batch_size": 1
 "$herd" finetune --config lc.json 2>lc.log && "$herd" info -m lc/model.gguf > lc.info \
   && grep -q "^context: *1024" lc.info && grep -qi "linear" lc.info \
   && ok "long context: $(grep -i 'rope' lc.info | tr '\n' ' ')" || { bad "long context"; cat lc.log lc.info; }
+"$herd" merge -m "$base" --lora a/adapter.gguf --rope-factor 2 -o lcm.gguf 2>/dev/null \
+  && "$herd" info -m lcm.gguf | grep -q "^context: *1024" && ok "merge --rope-factor stores the longer context" \
+  || bad "merge --rope-factor"
 cfg lc2.json lc2 ', "seq_len": 1024, "batch_size": 1'
 expect_error "longer than the context" "rope_scaling" -- "$herd" finetune --config lc2.json
 exit $fail
