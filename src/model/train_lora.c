@@ -2,6 +2,7 @@
  * place, adapters A and B on the chosen matrices as the only parameters. */
 #include "model/train.h"
 #include "base/error.h"
+#include "base/rng.h"
 #include "model/adapter.h"
 #include "model/linear.h"
 #include <math.h>
@@ -108,14 +109,6 @@ static herd_status layout(herd_train_model *tm, const herd_lora_params *p)
     return tm->loras ? HERD_OK : herd_fail(HERD_E_NOMEM, "out of memory");
 }
 
-static uint64_t next_u64(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
 /* Points each adapter into the buffers; A uniform, B zero. */
 static void bind_adapters(herd_train_model *tm, const herd_lora_params *p, uint64_t seed)
 {
@@ -133,7 +126,7 @@ static void bind_adapters(herd_train_model *tm, const herd_lora_params *p, uint6
                                  p->alpha / p->r, p->dropout, (uint64_t)k + 1};
             float bound = 1.0f / sqrtf((float)m->in);
             for (size_t j = 0; j < (size_t)p->r * m->in; j++)
-                a->a[j] = bound * (float)((next_u64(&s) >> 11) / 4503599627370496.0 - 1.0);
+                a->a[j] = bound * (float)((herd_splitmix64(&s) >> 11) / 4503599627370496.0 - 1.0);
             memset(a->b, 0, (size_t)m->out * p->r * sizeof(float));
             m->lora = a;
             k++;

@@ -3,6 +3,7 @@
  * view over it. */
 #include "model/train.h"
 #include "base/error.h"
+#include "base/rng.h"
 #include "model/linear.h"
 #include "formats/convert.h"
 #include <math.h>
@@ -137,19 +138,11 @@ static herd_status alloc_model(const herd_config *cfg, herd_train_model **out)
     return HERD_OK;
 }
 
-/* splitmix64, and normal draws by Box-Muller from it. */
-static uint64_t next_u64(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
+/* Normal draws by Box-Muller from splitmix64 (base/rng.h). */
 static double normal(uint64_t *s)
 {
-    double u1 = ((next_u64(s) >> 11) + 1.0) / 9007199254740993.0;
-    double u2 = (next_u64(s) >> 11) / 9007199254740992.0;
+    double u1 = ((herd_splitmix64(s) >> 11) + 1.0) / 9007199254740993.0;
+    double u2 = (herd_splitmix64(s) >> 11) / 9007199254740992.0;
     return sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
 }
 

@@ -3,6 +3,7 @@
  * a batch with a document-start mask (semantics in train/data.h). */
 #include "train/data.h"
 #include "base/error.h"
+#include "base/rng.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,38 +19,10 @@ struct herd_loader {
     uint8_t *doc_start;
 };
 
-/* splitmix64 (Steele, Lea, Flood 2014): one step of the generator. */
-static uint64_t splitmix64(uint64_t *state)
-{
-    uint64_t z = (*state += 0x9E3779B97F4A7C15ULL);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    return z ^ (z >> 31);
-}
-
-/* Uniform in [0, n), n > 0, without modulo bias. */
-static uint64_t below(uint64_t *state, uint64_t n)
-{
-    uint64_t limit = -n % n, r; /* 2^64 mod n values at the bottom are rejected */
-    do
-        r = splitmix64(state);
-    while (r < limit);
-    return r % n;
-}
-
-/* The order of epoch l->pos.epoch: Fisher-Yates over 0 .. n_windows-1. */
+/* The order of epoch l->pos.epoch (base/rng.h). */
 static void make_perm(herd_loader *l)
 {
-    uint64_t st = l->seed, n = l->n_windows;
-    splitmix64(&st);
-    st ^= (l->pos.epoch + 1) * 0xD1B54A32D192ED03ULL;
-    for (uint64_t i = 0; i < n; i++)
-        l->perm[i] = i;
-    for (uint64_t i = n - 1; i > 0; i--) {
-        uint64_t j = below(&st, i + 1), t = l->perm[i];
-        l->perm[i] = l->perm[j];
-        l->perm[j] = t;
-    }
+    herd_shuffle_epoch(l->perm, l->n_windows, l->seed, l->pos.epoch);
     l->perm_epoch = l->pos.epoch;
     l->have_perm = 1;
 }

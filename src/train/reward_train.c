@@ -5,6 +5,7 @@
  * schedule's rate; held-out loss and accuracy every eval_every steps and
  * at the end; OUT/loss.csv; OUT/reward.gguf. */
 #include "train/reward_run.h"
+#include "base/rng.h"
 #include "model/model.h"
 #include "base/error.h"
 #include <math.h>
@@ -19,14 +20,6 @@ static double now(void)
     return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-static uint64_t splitmix(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
-
 /* This epoch's order of the training pairs, drawn from (seed, epoch). */
 static void shuffle(herd_reward_run *r)
 {
@@ -35,7 +28,7 @@ static void shuffle(herd_reward_run *r)
     for (int64_t i = 0; i < n; i++)
         r->order[i] = i;
     for (int64_t i = n - 1; i > 0; i--) {
-        int64_t j = (int64_t)(splitmix(&s) % (uint64_t)(i + 1));
+        int64_t j = (int64_t)(herd_splitmix64(&s) % (uint64_t)(i + 1));
         int64_t t = r->order[i];
         r->order[i] = r->order[j];
         r->order[j] = t;

@@ -4,6 +4,7 @@
  * (semantics in train/sft.h). */
 #include "train/sft.h"
 #include "base/error.h"
+#include "base/rng.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,37 +20,10 @@ struct herd_sft_loader {
     uint8_t *doc_start;
 };
 
-/* splitmix64 (Steele, Lea, Flood 2014), as train/loader.c draws. */
-static uint64_t splitmix64(uint64_t *state)
-{
-    uint64_t z = (*state += 0x9E3779B97F4A7C15ULL);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    return z ^ (z >> 31);
-}
-
-/* Uniform in [0, n), n > 0, without modulo bias. */
-static uint64_t below(uint64_t *state, uint64_t n)
-{
-    uint64_t limit = -n % n, r;
-    do
-        r = splitmix64(state);
-    while (r < limit);
-    return r % n;
-}
-
+/* The order of epoch l->pos.epoch (base/rng.h), as train/loader.c draws. */
 static void make_perm(herd_sft_loader *l)
 {
-    uint64_t st = l->seed, n = (uint64_t)l->s->n;
-    splitmix64(&st);
-    st ^= (l->pos.epoch + 1) * 0xD1B54A32D192ED03ULL;
-    for (uint64_t i = 0; i < n; i++)
-        l->perm[i] = i;
-    for (uint64_t i = n - 1; i > 0; i--) {
-        uint64_t j = below(&st, i + 1), t = l->perm[i];
-        l->perm[i] = l->perm[j];
-        l->perm[j] = t;
-    }
+    herd_shuffle_epoch(l->perm, (uint64_t)l->s->n, l->seed, l->pos.epoch);
     l->perm_epoch = l->pos.epoch;
     l->have_perm = 1;
 }
