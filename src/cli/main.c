@@ -26,6 +26,7 @@ static const struct {
     {"reward-score", cli_reward_score, "score responses or preference pairs with a reward model"},
     {"dpo", cli_dpo, "align a model to preference pairs with DPO (full or LoRA)"},
     {"gatt", cli_gatt, "Ghost Attention data: multi-turn chats with an instruction for the whole dialogue"},
+    {"rejection-sample", cli_rejection_sample, "best of K responses per prompt by a reward model, as SFT data"},
 };
 
 static void usage(FILE *f)

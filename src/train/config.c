@@ -3,6 +3,7 @@
 #include "base/error.h"
 #include "base/file.h"
 #include "model/model.h"
+#include "train/json_config.h"
 #include <stddef.h>
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -35,53 +36,6 @@ void herd_train_opts_defaults(herd_train_opts *o)
     snprintf(o->chat_template, sizeof o->chat_template, "auto");
 }
 
-static herd_status num(const cJSON *v, const char *key, double lo, double hi, double *out)
-{
-    if (!cJSON_IsNumber(v))
-        return herd_fail(HERD_E_ARG, "config: \"%s\" must be a number", key);
-    if (!(v->valuedouble >= lo && v->valuedouble <= hi))
-        return herd_fail(HERD_E_ARG, "config: \"%s\" = %g is outside %g..%g", key,
-                         v->valuedouble, lo, hi);
-    *out = v->valuedouble;
-    return HERD_OK;
-}
-
-static herd_status str(const cJSON *v, const char *key, char *out)
-{
-    if (!cJSON_IsString(v))
-        return herd_fail(HERD_E_ARG, "config: \"%s\" must be a string", key);
-    if (strlen(v->valuestring) >= HERD_PATH_MAX)
-        return herd_fail(HERD_E_ARG, "config: \"%s\" is too long", key);
-    strcpy(out, v->valuestring);
-    return HERD_OK;
-}
-
-/* "q,k,v,o,gate,up,down" (or "all") to HERD_LORA_* bits. */
-static herd_status targets(const cJSON *v, unsigned *out)
-{
-    static const char *names[7] = {"q", "k", "v", "o", "gate", "up", "down"};
-    if (!cJSON_IsString(v))
-        return herd_fail(HERD_E_ARG, "config: \"lora_targets\" must be a string like \"q,v\"");
-    *out = 0;
-    char buf[128];
-    snprintf(buf, sizeof buf, "%s", v->valuestring);
-    for (char *save, *t = strtok_r(buf, ", ", &save); t; t = strtok_r(NULL, ", ", &save)) {
-        int found = !strcmp(t, "all");
-        if (found)
-            *out |= HERD_LORA_ALL;
-        for (int i = 0; i < 7 && !found; i++)
-            if (!strcmp(t, names[i]) || (!strncmp(t, names[i], strlen(names[i])) &&
-                                         !strcmp(t + strlen(names[i]), "_proj"))) {
-                *out |= 1u << i;
-                found = 1;
-            }
-        if (!found)
-            return herd_fail(HERD_E_ARG, "config: lora_targets: unknown matrix '%s' (q, k, v, "
-                             "o, gate, up, down, all)", t);
-    }
-    return *out ? HERD_OK : herd_fail(HERD_E_ARG, "config: lora_targets is empty");
-}
-
 /* Finetuning keys. */
 static int finetune_key(const cJSON *v, herd_train_opts *o, herd_status *st)
 {
@@ -94,29 +48,20 @@ static int finetune_key(const cJSON *v, herd_train_opts *o, herd_status *st)
         else
             snprintf(o->method, sizeof o->method, "%s", v->valuestring);
     } else if (!strcmp(k, "chat_template")) {
-        herd_chat_template t;
-        if (!cJSON_IsString(v) || (strcmp(v->valuestring, "auto") && strcmp(v->valuestring, "none") &&
-                                   herd_chat_template_parse(v->valuestring, &t) != HERD_OK))
-            *st = herd_fail(HERD_E_ARG, "config: \"chat_template\" must be auto, none, llama2 "
-                            "or llama3");
-        else
-            snprintf(o->chat_template, sizeof o->chat_template, "%s", v->valuestring);
+        *st = herd_cfg_template(v, o->chat_template, sizeof o->chat_template);
     } else if (!strcmp(k, "lora_r")) {
-        if ((*st = num(v, k, 1, 65536, &d)) == HERD_OK)
+        if ((*st = herd_cfg_num(v, 1, 65536, &d)) == HERD_OK)
             o->lora.r = (int)d;
     } else if (!strcmp(k, "lora_alpha")) {
-        if ((*st = num(v, k, 1e-6, 1e6, &d)) == HERD_OK)
+        if ((*st = herd_cfg_num(v, 1e-6, 1e6, &d)) == HERD_OK)
             o->lora.alpha = (float)d;
     } else if (!strcmp(k, "lora_dropout")) {
-        if ((*st = num(v, k, 0, 0.999, &d)) == HERD_OK)
+        if ((*st = herd_cfg_num(v, 0, 0.999, &d)) == HERD_OK)
             o->lora.dropout = (float)d;
     } else if (!strcmp(k, "lora_targets")) {
-        *st = targets(v, &o->lora.targets);
+        *st = herd_cfg_lora_targets(v, &o->lora.targets);
     } else if (!strcmp(k, "truncate") || !strcmp(k, "skip_bad")) {
-        if (!cJSON_IsBool(v))
-            *st = herd_fail(HERD_E_ARG, "config: \"%s\" must be true or false", k);
-        else
-            *(!strcmp(k, "truncate") ? &o->truncate : &o->skip_bad) = cJSON_IsTrue(v);
+        *st = herd_cfg_bool(v, !strcmp(k, "truncate") ? &o->truncate : &o->skip_bad);
     } else if (!strcmp(k, "rope_scaling")) {
         if (!cJSON_IsString(v) || (strcmp(v->valuestring, "linear") && strcmp(v->valuestring, "none")))
             *st = herd_fail(HERD_E_ARG, "config: \"rope_scaling\" must be linear or none");
@@ -124,7 +69,7 @@ static int finetune_key(const cJSON *v, herd_train_opts *o, herd_status *st)
             o->rope_scaling = strcmp(v->valuestring, "linear") ? HERD_ROPE_SCALING_NONE
                                                                : HERD_ROPE_SCALING_LINEAR;
     } else if (!strcmp(k, "rope_factor")) {
-        if ((*st = num(v, k, 1, 1024, &d)) == HERD_OK)
+        if ((*st = herd_cfg_num(v, 1, 1024, &d)) == HERD_OK)
             o->rope_factor = (float)d;
     } else {
         return 0;
@@ -161,7 +106,7 @@ static herd_status model_key(const cJSON *v, herd_config *c)
         if (!strcmp(k, "tied") && cJSON_IsBool(v))
             d = cJSON_IsTrue(v);
         else
-            HERD_TRY(num(v, k, f[i].lo, f[i].hi, &d));
+            HERD_TRY(herd_cfg_num(v, f[i].lo, f[i].hi, &d));
         if (f[i].is_float)
             *(float *)((char *)c + f[i].off) = (float)d;
         else
@@ -171,8 +116,9 @@ static herd_status model_key(const cJSON *v, herd_config *c)
     return herd_fail(HERD_E_ARG, "config: unknown key model.%s", k);
 }
 
-static herd_status top_key(const cJSON *v, herd_train_opts *o)
+static herd_status top_key(const cJSON *v, void *opts)
 {
+    herd_train_opts *o = opts;
     const char *k = v->string;
     double d;
     if (!strcmp(k, "model")) {
@@ -186,11 +132,11 @@ static herd_status top_key(const cJSON *v, herd_train_opts *o)
                 HERD_TRY(model_key(m, &o->model));
         return HERD_OK;
     }
-#define S(name) if (!strcmp(k, #name)) return str(v, k, o->name)
+#define S(name) if (!strcmp(k, #name)) return herd_cfg_str(v, o->name, sizeof o->name)
     S(init); S(tokenizer); S(train_data); S(val_data); S(out_dir);
 #undef S
 #define N(name, lo, hi, type) if (!strcmp(k, #name)) { \
-        HERD_TRY(num(v, k, lo, hi, &d)); o->name = (type)d; return HERD_OK; }
+        HERD_TRY(herd_cfg_num(v, lo, hi, &d)); o->name = (type)d; return HERD_OK; }
     N(batch_size, 1, 1 << 16, int); N(seq_len, 1, 1 << 20, int); N(grad_accum, 1, 1 << 16, int);
     N(steps, 1, 1e12, int64_t); N(warmup, 0, 1e12, int64_t);
     N(lr, 0, 10, float); N(min_lr_ratio, 0, 1, float); N(grad_clip, 0, 1e9, float);
@@ -198,39 +144,21 @@ static herd_status top_key(const cJSON *v, herd_train_opts *o)
     N(seed, 0, 9007199254740992.0, uint64_t); N(threads, 0, 1024, int);
 #undef N
 #define A(name, key, lo, hi) if (!strcmp(k, key)) { \
-        HERD_TRY(num(v, k, lo, hi, &d)); o->adamw.name = (float)d; return HERD_OK; }
+        HERD_TRY(herd_cfg_num(v, lo, hi, &d)); o->adamw.name = (float)d; return HERD_OK; }
     A(beta1, "beta1", 0, 0.999999); A(beta2, "beta2", 0, 0.999999); A(eps, "eps", 0, 1);
     A(weight_decay, "weight_decay", 0, 10);
 #undef A
     herd_status fst = HERD_OK;
     if (finetune_key(v, o, &fst))
         return fst;
-    if (!strcmp(k, "recompute")) {
-        if (!cJSON_IsBool(v))
-            return herd_fail(HERD_E_ARG, "config: \"recompute\" must be true or false");
-        o->recompute = cJSON_IsTrue(v);
-        return HERD_OK;
-    }
+    if (!strcmp(k, "recompute"))
+        return herd_cfg_bool(v, &o->recompute);
     return herd_fail(HERD_E_ARG, "config: unknown key \"%s\"", k);
 }
 
 herd_status herd_train_opts_load(const char *path, herd_train_opts *o)
 {
-    char *text;
-    size_t len;
-    HERD_TRY(herd_read_file(path, &text, &len));
-    cJSON *j = cJSON_ParseWithLength(text, len);
-    herd_status st = HERD_OK;
-    if (!j || !cJSON_IsObject(j))
-        st = herd_fail(HERD_E_FORMAT, "%s: not a JSON object (error near byte %ld)", path,
-                       j ? 0L : (long)(cJSON_GetErrorPtr() - text));
-    for (const cJSON *v = j ? j->child : NULL; st == HERD_OK && v; v = v->next)
-        st = top_key(v, o);
-    if (st != HERD_OK && st != HERD_E_FORMAT)
-        herd_fail_prefix(st, "%s", path);
-    cJSON_Delete(j);
-    free(text);
-    return st;
+    return herd_cfg_load(path, top_key, o);
 }
 
 herd_status herd_train_opts_check(const herd_train_opts *o)

@@ -22,7 +22,9 @@ for n in $train; do
   echo "{\"prompt\": \"Q: Tell me of $n.\\nA:\", \"completion\": \" Behold, $n was blessed of the LORD.\"}"
 done > names.jsonl
 steps=60
-[ -n "${ASAN_OPTIONS:-}" ] && steps=40   # sanitized builds run about 5x slower
+# Under the sanitizers (about 8x slower here) the same LoRA and QLoRA code runs
+# in test_finetune.sh; this test is about what the training achieves.
+[ -n "${ASAN_OPTIONS:-}" ] && { echo "SKIP: proof run in the normal build only"; exit 77; }
 answers() {  # answers MODEL [--lora ADAPTER]: how many held-out answers keep the format
   local k=0
   for n in $held; do
