@@ -22,6 +22,7 @@ int cli_extend_vocab(int argc, char **argv);
 int cli_reward_train(int argc, char **argv);
 int cli_reward_score(int argc, char **argv);
 int cli_dpo(int argc, char **argv);
+int cli_ppo(int argc, char **argv);
 int cli_gatt(int argc, char **argv);
 int cli_rejection_sample(int argc, char **argv);
 

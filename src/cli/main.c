@@ -25,6 +25,7 @@ static const struct {
     {"reward-train", cli_reward_train, "train a reward model on preference pairs (chosen/rejected)"},
     {"reward-score", cli_reward_score, "score responses or preference pairs with a reward model"},
     {"dpo", cli_dpo, "align a model to preference pairs with DPO (full or LoRA)"},
+    {"ppo", cli_ppo, "align a model to a reward model with PPO (policy, reference, value head)"},
     {"gatt", cli_gatt, "Ghost Attention data: multi-turn chats with an instruction for the whole dialogue"},
     {"rejection-sample", cli_rejection_sample, "best of K responses per prompt by a reward model, as SFT data"},
 };

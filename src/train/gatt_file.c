@@ -3,6 +3,7 @@
  * view built and written as one JSON line. */
 #include "train/gatt.h"
 #include "base/error.h"
+#include "train/jsonl.h"
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <stdlib.h>
@@ -125,27 +126,13 @@ static herd_status write_line(gatt_state *G, const cJSON *o, const herd_gatt_dia
     return HERD_OK;
 }
 
-static int blank(const char *s, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if (!strchr(" \t\r\n", s[i]) || !s[i])
-            return 0;
-    return 1;
-}
-
 /* One line: parsed, its view built and written. */
 static herd_status gatt_line(gatt_state *G, const char *line, size_t len, int64_t lineno)
 {
     cJSON_Delete(G->doc);
-    const char *end = NULL;
-    const cJSON *o = G->doc = cJSON_ParseWithLengthOpts(line, len, &end, 0), *v;
+    HERD_TRY(herd_jsonl_object(line, len, &G->doc));
+    const cJSON *o = G->doc, *v;
     int n = 0;
-    if (!o)
-        return herd_fail(HERD_E_FORMAT, "not valid JSON");
-    if (!blank(end, len - (size_t)(end - line)))
-        return herd_fail(HERD_E_FORMAT, "text after the JSON value");
-    if (!cJSON_IsObject(o))
-        return herd_fail(HERD_E_FORMAT, "not a JSON object");
     if ((v = cJSON_GetObjectItemCaseSensitive(o, "messages")))
         HERD_TRY(read_msgs(G, v, "messages", "role", "content", &n));
     else if ((v = cJSON_GetObjectItemCaseSensitive(o, "conversations")))
@@ -160,29 +147,19 @@ static herd_status gatt_line(gatt_state *G, const char *line, size_t len, int64_
     return s;
 }
 
+static herd_status gatt_one(void *user, const char *line, size_t len, int64_t lineno)
+{
+    gatt_state *G = user;
+    herd_status s = gatt_line(G, line, len, lineno);
+    if (s == HERD_E_ARG || s == HERD_E_FORMAT)
+        s = herd_fail_prefix(HERD_E_FORMAT, "%s:%lld", G->path, (long long)lineno);
+    G->st->written += s == HERD_OK;
+    return s;
+}
+
 static herd_status gatt_lines(gatt_state *G, FILE *f)
 {
-    char *line = NULL;
-    size_t cap = 0;
-    ssize_t len;
-    int64_t lineno = 0;
-    herd_status s = HERD_OK;
-    while (s == HERD_OK && (len = getline(&line, &cap, f)) >= 0) {
-        char *p = line;
-        if (++lineno == 1 && len >= 3 && !memcmp(p, "\xEF\xBB\xBF", 3))
-            p += 3, len -= 3;
-        if (blank(p, (size_t)len))
-            continue;
-        G->st->lines++;
-        s = gatt_line(G, p, (size_t)len, lineno);
-        if (s == HERD_E_ARG || s == HERD_E_FORMAT)
-            s = herd_fail_prefix(HERD_E_FORMAT, "%s:%lld", G->path, (long long)lineno);
-        G->st->written += s == HERD_OK;
-    }
-    if (s == HERD_OK && ferror(f))
-        s = herd_fail(HERD_E_IO, "%s: read error: %s", G->path, strerror(errno));
-    free(line);
-    return s;
+    return herd_jsonl_each(f, G->path, gatt_one, G, &G->st->lines);
 }
 
 static herd_status check_opts(const herd_gatt_opts *o)

@@ -3,6 +3,7 @@
  * twice with herd_sft_render, and kept in a set of pairs. */
 #include "train/pref.h"
 #include "base/error.h"
+#include "train/jsonl.h"
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <math.h>
@@ -32,14 +33,6 @@ void herd_pref_line_free(herd_pref_line *l)
     cJSON_Delete(l->doc_);
     free(l->msg_buf_);
     memset(l, 0, sizeof *l);
-}
-
-static int blank(const char *s, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if (!s[i] || !strchr(" \t\r\n", s[i]))
-            return 0;
-    return 1;
 }
 
 static herd_status text_field(const cJSON *o, const char *key, const char **out)
@@ -123,15 +116,10 @@ herd_status herd_pref_parse(herd_pref_line *l, const char *text, size_t len, int
     l->msgs = NULL;
     l->n_msgs = 0;
     l->margin = 0;
-    const char *end = NULL;
-    cJSON *o = cJSON_ParseWithLengthOpts(text, len, &end, 0);
+    cJSON *o;
+    herd_status st = herd_jsonl_object(text, len, &o);
     l->doc_ = o;
-    if (!o)
-        return herd_fail(HERD_E_FORMAT, "not valid JSON");
-    if (!blank(end, len - (size_t)(end - text)))
-        return herd_fail(HERD_E_FORMAT, "text after the JSON value");
-    if (!cJSON_IsObject(o))
-        return herd_fail(HERD_E_FORMAT, "not a JSON object");
+    HERD_TRY(st);
     HERD_TRY(parse_prompt(l, o));
     if (allow_response && cJSON_GetObjectItemCaseSensitive(o, "response") &&
         !cJSON_GetObjectItemCaseSensitive(o, "chosen"))
@@ -271,27 +259,14 @@ static herd_status load_line(load_state *L, const char *text, size_t len, int64_
     return add_pair(L, lineno);
 }
 
+static herd_status load_one(void *user, const char *text, size_t len, int64_t lineno)
+{
+    return load_line(user, text, len, lineno);
+}
+
 static herd_status load_lines(load_state *L, FILE *f)
 {
-    char *line = NULL;
-    size_t cap = 0;
-    ssize_t len;
-    int64_t lineno = 0;
-    herd_status s = HERD_OK;
-    while (s == HERD_OK && (len = getline(&line, &cap, f)) >= 0) {
-        lineno++;
-        char *p = line;
-        if (lineno == 1 && len >= 3 && !memcmp(p, "\xEF\xBB\xBF", 3))
-            p += 3, len -= 3; /* a UTF-8 byte order mark */
-        if (blank(p, (size_t)len))
-            continue;
-        L->st->lines++;
-        s = load_line(L, p, (size_t)len, lineno);
-    }
-    if (s == HERD_OK && ferror(f))
-        s = herd_fail(HERD_E_IO, "%s: read error: %s", L->path, strerror(errno));
-    free(line);
-    return s;
+    return herd_jsonl_each(f, L->path, load_one, L, &L->st->lines);
 }
 
 /* The pairs' pointers, once the storage has stopped moving. */

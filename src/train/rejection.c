@@ -5,6 +5,7 @@
 #include "train/rejection.h"
 #include "train/pref.h"
 #include "base/error.h"
+#include "train/jsonl.h"
 #include <cjson/cJSON.h>
 #include <math.h>
 #include <stdio.h>
@@ -323,27 +324,14 @@ static herd_status parse_msgs(herd_rejection_line *l, const cJSON *arr)
     return HERD_OK;
 }
 
-static int blank(const char *s, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if (!s[i] || !strchr(" \t\r\n", s[i]))
-            return 0;
-    return 1;
-}
-
 herd_status herd_rejection_parse(herd_rejection_line *l, const char *text, size_t len)
 {
     cJSON_Delete(l->doc_);
     l->p = (herd_rejection_prompt){0};
-    const char *end = NULL;
-    cJSON *o = cJSON_ParseWithLengthOpts(text, len, &end, 0);
+    cJSON *o;
+    herd_status st = herd_jsonl_object(text, len, &o);
     l->doc_ = o;
-    if (!o)
-        return herd_fail(HERD_E_FORMAT, "not valid JSON");
-    if (!blank(end, len - (size_t)(end - text)))
-        return herd_fail(HERD_E_FORMAT, "text after the JSON value");
-    if (!cJSON_IsObject(o))
-        return herd_fail(HERD_E_FORMAT, "not a JSON object");
+    HERD_TRY(st);
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, "messages");
     if (v)
         return parse_msgs(l, v);

@@ -3,6 +3,7 @@
  * limit and appended to a set; bad lines stop the load or are counted. */
 #include "train/sft.h"
 #include "base/error.h"
+#include "train/jsonl.h"
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <stdio.h>
@@ -87,14 +88,6 @@ static herd_status parse_msgs(const cJSON *arr, const char *key, const char *rk,
     return HERD_OK;
 }
 
-static int blank(const char *s, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if (!strchr(" \t\r\n", s[i]) || !s[i])
-            return 0;
-    return 1;
-}
-
 /* The string field key of o into *out; absent is an error unless optional. */
 static herd_status field(const cJSON *o, const char *key, int optional, const char **out)
 {
@@ -113,15 +106,8 @@ static herd_status field(const cJSON *o, const char *key, int optional, const ch
 static herd_status parse_row(const char *line, size_t len, row_buf *b, herd_sft_example *ex)
 {
     cJSON_Delete(b->doc);
-    const char *end = NULL;
-    b->doc = cJSON_ParseWithLengthOpts(line, len, &end, 0);
+    HERD_TRY(herd_jsonl_object(line, len, &b->doc));
     const cJSON *o = b->doc;
-    if (!o)
-        return herd_fail(HERD_E_FORMAT, "not valid JSON");
-    if (!blank(end, len - (size_t)(end - line)))
-        return herd_fail(HERD_E_FORMAT, "text after the JSON value");
-    if (!cJSON_IsObject(o))
-        return herd_fail(HERD_E_FORMAT, "not a JSON object");
     const cJSON *v;
     if ((v = cJSON_GetObjectItemCaseSensitive(o, "messages")))
         return parse_msgs(v, "messages", "role", "content", b, ex);
@@ -246,27 +232,14 @@ static herd_status load_line(load_state *L, const char *line, size_t len, int64_
     return HERD_OK;
 }
 
+static herd_status load_one(void *user, const char *text, size_t len, int64_t lineno)
+{
+    return load_line(user, text, len, lineno);
+}
+
 static herd_status load_lines(load_state *L, FILE *f)
 {
-    char *line = NULL;
-    size_t cap = 0;
-    ssize_t len;
-    int64_t lineno = 0;
-    herd_status s = HERD_OK;
-    while (s == HERD_OK && (len = getline(&line, &cap, f)) >= 0) {
-        lineno++;
-        char *p = line;
-        if (lineno == 1 && len >= 3 && !memcmp(p, "\xEF\xBB\xBF", 3))
-            p += 3, len -= 3; /* a UTF-8 byte order mark */
-        if (blank(p, (size_t)len))
-            continue;
-        L->st->lines++;
-        s = load_line(L, p, (size_t)len, lineno);
-    }
-    if (s == HERD_OK && ferror(f))
-        s = herd_fail(HERD_E_IO, "%s: read error: %s", L->path, strerror(errno));
-    free(line);
-    return s;
+    return herd_jsonl_each(f, L->path, load_one, L, &L->st->lines);
 }
 
 static herd_status check_opts(const herd_tokenizer *t, const herd_sft_opts *o)

@@ -29,7 +29,7 @@ answers() {  # answers MODEL [--lora ADAPTER]: how many held-out answers keep th
   local k=0
   for n in $held; do
     out=$("$herd" run -m "$@" -p "Q: Tell me of $n.
-A:" -n 10 --temp 0 -t 2 2>/dev/null)
+A:" -n 10 --temp 0 -t 1 2>/dev/null)
     case "$out" in *"A: Behold, "*" blessed of the LORD"*) k=$((k + 1)) ;; esac
   done
   echo $k
@@ -42,7 +42,7 @@ for method in lora qlora; do
 {"init": "$model", "train_data": "names.jsonl", "out_dir": "$method", "method": "$method",
  "lora_r": 8, "lora_alpha": 16, "lora_targets": "all", "chat_template": "none",
  "batch_size": 8, "seq_len": 48, "steps": $steps, "warmup": 5, "lr": 3e-3,
- "save_every": 0, "eval_every": 0, "threads": 2}
+ "save_every": 0, "eval_every": 0, "threads": 1}
 JSON
   "$herd" finetune --config $method.json -q 2>$method.log || { bad "$method finetune"; cat $method.log; continue; }
   k=$(answers "$model" --lora $method/adapter.gguf)

@@ -9,7 +9,7 @@ set -u
 src=$(cd "${HERD_SOURCE:-.}" && pwd)
 model="$src/models/herd-kjv.gguf"
 [ -f "$model" ] || { echo "SKIP: $model absent"; exit 77; }
-out=$("$herd" run -p "In the beginning" -n 24 --temp 0 -t 2 2>"$tmp/err")
+out=$("$herd" run -p "In the beginning" -n 24 --temp 0 -t 1 2>"$tmp/err")
 echo "$out"
 grep -q "herd-kjv.gguf" "$tmp/err" && ok "herd run without -m runs herd's own model" \
   || bad "default model: $(cat "$tmp/err")"
@@ -25,7 +25,7 @@ cat > "$tmp/eval.json" <<JSON
 {"init": "$model", "train_data": "$tmp/kjv.train.bin", "val_data": "$tmp/kjv.val.bin",
  "out_dir": "$tmp/out", "batch_size": 16, "seq_len": 256}
 JSON
-got=$("$herd" train --config "$tmp/eval.json" --eval -t 2 | sed -n 's/^val_loss \([0-9.]*\).*/\1/p')
+got=$("$herd" train --config "$tmp/eval.json" --eval -t 1 | sed -n 's/^val_loss \([0-9.]*\).*/\1/p')
 awk -v a="$got" -v b="$want" 'BEGIN { exit !(a != "" && b != "" && (a - b < 0.01 && b - a < 0.01)) }' \
   && ok "validation loss $got (README: $want)" || bad "validation loss '$got', README says '$want'"
 exit $fail
