@@ -23,20 +23,32 @@ size_t herd_linear_tile_floats(int64_t max_in)
     return max_in > HERD_LINEAR_TILE_FLOATS ? (size_t)max_in : HERD_LINEAR_TILE_FLOATS;
 }
 
-static herd_status tiled(float *y, const float *x, const herd_tensor *w, int n, int in,
-                         int out, float *tile)
+/* Rows r0 .. r0 + rows - 1 of w widened into tile (threaded). */
+static herd_status widen_rows(const herd_tensor *w, int r0, int rows, int in, float *tile)
 {
     const herd_qtraits *q = herd_qtraits_get((herd_qtype)w->type);
     size_t row = herd_row_bytes(w->type, in);
     if (!q || !row)
         return herd_fail(HERD_E_UNSUPPORTED, "no kernel for %s weights", herd_type_name(w->type));
-    int tile_rows = HERD_LINEAR_TILE_FLOATS / in > 0 ? HERD_LINEAR_TILE_FLOATS / in : 1;
+    #pragma omp parallel for schedule(static)
+    for (int r = 0; r < rows; r++)
+        q->to_float((const uint8_t *)w->data + (size_t)(r0 + r) * row, tile + (size_t)r * in,
+                    in);
+    return HERD_OK;
+}
+
+static int tile_rows_for(int in)
+{
+    return HERD_LINEAR_TILE_FLOATS / in > 0 ? HERD_LINEAR_TILE_FLOATS / in : 1;
+}
+
+static herd_status tiled(float *y, const float *x, const herd_tensor *w, int n, int in,
+                         int out, float *tile)
+{
+    int tile_rows = tile_rows_for(in);
     for (int r0 = 0; r0 < out; r0 += tile_rows) {
         int rows = out - r0 < tile_rows ? out - r0 : tile_rows;
-        #pragma omp parallel for schedule(static)
-        for (int r = 0; r < rows; r++)
-            q->to_float((const uint8_t *)w->data + (size_t)(r0 + r) * row,
-                        tile + (size_t)r * in, in);
+        HERD_TRY(widen_rows(w, r0, rows, in, tile));
         if (n == 1)
             herd_matmul(y + r0, x, tile, 1, in, rows);
         else
@@ -84,17 +96,10 @@ herd_status herd_linear_backward_x(float *dx, const float *dy, const herd_tensor
                     w->data, in, accumulate ? 1.0f : 0.0f, dx, in);
         return HERD_OK;
     }
-    const herd_qtraits *q = herd_qtraits_get((herd_qtype)w->type);
-    size_t row = herd_row_bytes(w->type, in);
-    if (!q || !row)
-        return herd_fail(HERD_E_UNSUPPORTED, "no kernel for %s weights", herd_type_name(w->type));
-    int tile_rows = HERD_LINEAR_TILE_FLOATS / in > 0 ? HERD_LINEAR_TILE_FLOATS / in : 1;
+    int tile_rows = tile_rows_for(in);
     for (int r0 = 0; r0 < out; r0 += tile_rows) {
         int rows = out - r0 < tile_rows ? out - r0 : tile_rows;
-        #pragma omp parallel for schedule(static)
-        for (int r = 0; r < rows; r++)
-            q->to_float((const uint8_t *)w->data + (size_t)(r0 + r) * row,
-                        tile + (size_t)r * in, in);
+        HERD_TRY(widen_rows(w, r0, rows, in, tile));
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, in, rows, 1.0f, dy + r0, out,
                     tile, in, accumulate || r0 > 0 ? 1.0f : 0.0f, dx, in);
     }
