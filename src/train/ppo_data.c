@@ -4,12 +4,18 @@
 #include "train/ppo.h"
 #include "train/pref.h"
 #include "base/error.h"
-#include "base/file.h"
+#include "train/jsonl.h"
 #include <cjson/cJSON.h>
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 typedef struct {
+    const herd_tokenizer *t;
+    herd_chat_template tpl;
+    int max_len;
+    const char *path;
     herd_ppo_prompts *p;
     int64_t cap_n, cap_ids;
     herd_chat_msg *msgs;
@@ -43,8 +49,6 @@ static herd_status parse_msgs(load_state *L, const cJSON *arr, herd_pref_line *l
 
 static herd_status parse(load_state *L, const cJSON *o, herd_pref_line *l)
 {
-    if (!cJSON_IsObject(o))
-        return herd_fail(HERD_E_FORMAT, "not a JSON object");
     const cJSON *p = cJSON_GetObjectItemCaseSensitive(o, "prompt");
     const cJSON *m = cJSON_GetObjectItemCaseSensitive(o, "messages");
     if (p && m)
@@ -83,14 +87,16 @@ static herd_status add(load_state *L, const int *ids, int n)
 }
 
 /* One line: parsed, rendered with an empty answer, cut before it. */
-static herd_status line(load_state *L, const herd_tokenizer *t, herd_chat_template tpl,
-                        int max_len, const char *text, size_t len)
+static herd_status line(void *user, const char *text, size_t len, int64_t lineno)
 {
-    cJSON *o = cJSON_ParseWithLength(text, len);
+    load_state *L = user;
+    cJSON *o = NULL;
     herd_pref_line l = {0};
-    herd_status s = o ? parse(L, o, &l) : herd_fail(HERD_E_FORMAT, "not valid JSON");
+    herd_status s = herd_jsonl_object(text, len, &o);
     if (s == HERD_OK)
-        s = herd_pref_render(t, tpl, &l, "", &L->tk);
+        s = parse(L, o, &l);
+    if (s == HERD_OK)
+        s = herd_pref_render(L->t, L->tpl, &l, "", &L->tk);
     int n = 0;
     while (s == HERD_OK && n < L->tk.n && !L->tk.trained[n])
         n++;
@@ -98,53 +104,34 @@ static herd_status line(load_state *L, const herd_tokenizer *t, herd_chat_templa
         s = herd_fail(HERD_E_FORMAT, "the prompt renders to no tokens");
     if (s == HERD_E_ARG)
         s = HERD_E_FORMAT;   /* a conversation the template refuses: a bad line */
-    if (s == HERD_OK && max_len && n > max_len)
+    if (s == HERD_OK && L->max_len && n > L->max_len)
         L->p->too_long++;
     else if (s == HERD_OK)
         s = add(L, L->tk.ids, n);
     cJSON_Delete(o);
+    if (s != HERD_OK && s != HERD_E_NOMEM)
+        herd_fail_prefix(s, "%s:%lld", L->path, (long long)lineno);
     return s;
-}
-
-static herd_status lines(load_state *L, const char *path, const herd_tokenizer *t,
-                         herd_chat_template tpl, int max_len, char *text, size_t size)
-{
-    int64_t lineno = 0;
-    for (char *p = text, *end = text + size; p < end; lineno++) {
-        char *nl = memchr(p, '\n', (size_t)(end - p));
-        size_t len = nl ? (size_t)(nl - p) : (size_t)(end - p);
-        char *q = p;
-        p += len + 1;
-        size_t k = 0;
-        while (k < len && strchr(" \t\r", q[k]))
-            k++;
-        if (k == len)
-            continue;
-        herd_status s = line(L, t, tpl, max_len, q, len);
-        if (s != HERD_OK)
-            return herd_fail_prefix(s, "%s:%lld", path, (long long)lineno + 1);
-    }
-    return HERD_OK;
 }
 
 herd_status herd_ppo_prompts_load(const char *path, const herd_tokenizer *t,
                                   herd_chat_template tpl, int max_len, herd_ppo_prompts **out)
 {
     *out = NULL;
-    char *text;
-    size_t size;
-    HERD_TRY(herd_read_file(path, &text, &size));
-    load_state L = {0};
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return herd_fail(HERD_E_IO, "%s: cannot open: %s", path, strerror(errno));
+    load_state L = {.t = t, .tpl = tpl, .max_len = max_len, .path = path};
     L.p = calloc(1, sizeof *L.p);
     if (L.p && (L.p->off = calloc(64, sizeof *L.p->off)))   /* off[0] = 0 */
         L.cap_n = 64;
     herd_status s = L.cap_n ? HERD_OK : herd_fail(HERD_E_NOMEM, "ppo: out of memory");
     if (s == HERD_OK)
-        s = lines(&L, path, t, tpl, max_len, text, size);
+        s = herd_jsonl_each(f, path, line, &L, NULL);
     if (s == HERD_OK && L.p->n == 0)
         s = herd_fail(HERD_E_FORMAT, "%s: no usable prompt (%lld too long)", path,
                       (long long)L.p->too_long);
-    free(text);
+    fclose(f);
     free(L.msgs);
     herd_sft_tokens_free(&L.tk);
     if (s != HERD_OK) {

@@ -17,8 +17,12 @@
  *    p(X) -> e^(0.125/kl_coef) / (e^(0.125/kl_coef) + 15) = 0.28 for
  *    kl_coef 0.07) while the KL to the reference stays under 5 nats a
  *    response;
- *  - a reference of another shape is refused by name. */
+ *  - a reference of another shape is refused by name;
+ *  - prompts: a text prompt renders as BOS + its tokens (plain template),
+ *    a message prompt as herd_chat_render's open prompt (Llama 2); a long
+ *    prompt is dropped and counted, a bad line names file:line. */
 #include "test.h"
+#include <unistd.h>
 #include "herd_train.h"
 #include "train/ppo.h"
 
@@ -351,8 +355,69 @@ static void test_bad(void)
     herd_train_model_free(ref);
 }
 
+/* ---- prompts ---- */
+
+static void write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    CHECK(f != NULL);
+    if (f) {
+        fputs(text, f);
+        fclose(f);
+    }
+}
+
+static void test_prompts(void)
+{
+    char path[512], dir[] = "/tmp/herd_ppo_XXXXXX", file[600];
+    const char *bin = getenv("HERD_BIN");
+    snprintf(path, sizeof path, "%s/models/herd-random.gguf", bin ? bin : "build");
+    herd_model *m;
+    if (herd_model_open(path, &m) != HERD_OK || !mkdtemp(dir)) {
+        printf("prompts: skipped (no %s)\n", path);
+        return;
+    }
+    const herd_tokenizer *t = herd_model_tokenizer(m);
+    snprintf(file, sizeof file, "%s/p.jsonl", dir);
+    write_file(file, "{\"prompt\": \"Say something.\", \"extra\": 1}\n\n"
+               "{\"prompt\": [{\"role\": \"user\", \"content\": \"Hi there\"}]}\n"
+               "{\"messages\": [{\"role\": \"system\", \"content\": \"Be brief.\"}, "
+               "{\"role\": \"user\", \"content\": \"Hi\"}]}\n"
+               "{\"prompt\": \"a much longer prompt than all of the others, which is cut "
+               "away because it does not fit in the room given to it\"}\n");
+    int want[64], n = 0;
+    herd_ppo_prompts *p;
+    CHECK_OK(herd_ppo_prompts_load(file, t, HERD_CHAT_NONE, 0, &p));
+    CHECK_OK(herd_tokenize(t, "Say something.", 14, 1, 0, want, 64, &n));
+    CHECK(p && p->n == 4 && p->off[1] == n && !memcmp(p->ids, want, (size_t)n * sizeof *want));
+    int64_t longest = 0;
+    for (int i = 0; p && i < 4; i++)
+        longest = p->off[i + 1] - p->off[i] > longest ? p->off[i + 1] - p->off[i] : longest;
+    CHECK(p && p->max_len == longest && p->off[4] - p->off[3] == longest);
+    herd_ppo_prompts_free(p);
+    CHECK_OK(herd_ppo_prompts_load(file, t, HERD_CHAT_NONE, (int)longest - 1, &p));
+    CHECK(p && p->n == 3 && p->too_long == 1 && p->max_len < longest);
+    herd_ppo_prompts_free(p);
+    CHECK_OK(herd_ppo_prompts_load(file, t, HERD_CHAT_LLAMA2, 0, &p));
+    herd_chat_msg msgs[2] = {{"user", "Hi there"}};
+    CHECK_OK(herd_chat_render(t, HERD_CHAT_LLAMA2, msgs, 1, HERD_CHAT_OPEN, want, 64, &n));
+    CHECK(p && p->n == 4 && p->too_long == 0);
+    CHECK(p && p->off[2] - p->off[1] == n && !memcmp(p->ids + p->off[1], want, n * sizeof *want));
+    msgs[0] = (herd_chat_msg){"system", "Be brief."}, msgs[1] = (herd_chat_msg){"user", "Hi"};
+    CHECK_OK(herd_chat_render(t, HERD_CHAT_LLAMA2, msgs, 2, HERD_CHAT_OPEN, want, 64, &n));
+    CHECK(p && p->off[3] - p->off[2] == n && !memcmp(p->ids + p->off[2], want, n * sizeof *want));
+    herd_ppo_prompts_free(p);
+    write_file(file, "{\"prompt\": \"ok\"}\n{\"response\": \"no prompt\"}\n");
+    CHECK_FAILS(herd_ppo_prompts_load(file, t, HERD_CHAT_NONE, 0, &p), HERD_E_FORMAT);
+    CHECK(strstr(herd_last_error(), "p.jsonl:2: no \"prompt\"") != NULL);
+    unlink(file);
+    rmdir(dir);
+    herd_model_free(m);
+}
+
 int main(void)
 {
+    test_prompts();
     test_gae();
     test_surrogate();
     test_grad();
