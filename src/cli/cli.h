@@ -3,6 +3,7 @@
 #ifndef HERD_CLI_CLI_H
 #define HERD_CLI_CLI_H
 #include "herd.h"
+#include <stdio.h>
 
 int cli_run(int argc, char **argv);
 int cli_info(int argc, char **argv);
@@ -45,6 +46,10 @@ int cli_sampling_flag(int argc, char **argv, int *i, herd_sampler_params *sp, in
 "  --repeat-penalty R     penalise recent tokens, 1 = off (default 1.0)\n" \
 "  --repeat-last-n N      how many recent tokens the penalty sees (default 64)\n" \
 "  --seed S               random seed (default: from the clock)\n"
+/* The flags of herd dpo, ppo and reward-train: --config FILE (required),
+ * -t N, -q, -h. 0: parsed; -1: help printed; 2: an error printed. */
+int cli_trainer_args(int argc, char **argv, const char *cmd, void (*help)(FILE *),
+                     const char **config, int *threads, int *quiet);
 /* --lora PATH and --lora-scaled PATH SCALE (as llama.cpp), up to 8. */
 typedef struct {
     const char *path[8];

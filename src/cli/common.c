@@ -91,3 +91,33 @@ int cli_lora_apply(const cli_lora *l, herd_model *m)
         }
     return 1;
 }
+
+int cli_trainer_args(int argc, char **argv, const char *cmd, void (*help)(FILE *),
+                     const char **config, int *threads, int *quiet)
+{
+    const char *v;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            help(stdout);
+            return -1;
+        } else if (!strcmp(a, "--config")) {
+            if (!(*config = cli_value(argc, argv, &i)))
+                return 2;
+        } else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) {
+            if (!(v = cli_value(argc, argv, &i)) || !cli_int(a, v, 1, 1024, threads))
+                return 2;
+        } else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
+            *quiet = 1;
+        } else {
+            fprintf(stderr, "herd %s: unknown option '%s'\n", cmd, a);
+            help(stderr);
+            return 2;
+        }
+    }
+    if (!*config) {
+        fprintf(stderr, "herd %s: --config FILE is required\n", cmd);
+        return 2;
+    }
+    return 0;
+}

@@ -6,6 +6,7 @@
 #include "cli/cli.h"
 #include "cli/progress.h"
 #include "base/error.h"
+#include "train/json_config.h"
 #include "base/file.h"
 #include "formats/adapter.h"
 #include "formats/convert.h"
@@ -59,7 +60,6 @@ typedef struct {
     int quiet;
     herd_model *base;
     herd_model *ref_model;          /* a reference other than init, or NULL */
-    herd_tokenizer *own_tok;
     const herd_tokenizer *tok;
     herd_train_model *tm;
     herd_adamw *opt;
@@ -82,31 +82,18 @@ static int fail(herd_status st)
 
 static herd_chat_template pick_template(const dpo_run *r)
 {
-    herd_chat_template t = HERD_CHAT_NONE;
-    const char *name = r->o.chat_template;
-    if (!strcmp(name, "auto")) {
-        const char *jinja = herd_model_chat_template(r->base);
-        return jinja ? herd_chat_template_detect(jinja, r->tok) : HERD_CHAT_NONE;
-    }
-    if (strcmp(name, "none"))
-        herd_chat_template_parse(name, &t);
-    return t;
+    return herd_cfg_pick_template(r->o.chat_template, r->base, r->tok);
 }
 
 /* The policy (full or LoRA over init) and the tokenizer. */
 static herd_status open_policy(dpo_run *r)
 {
     const herd_dpo_opts *o = &r->o;
-    HERD_TRY(herd_model_open(o->init, &r->base));
-    if (o->tokenizer[0])
-        HERD_TRY(herd_tokenizer_open(o->tokenizer, &r->own_tok));
-    r->tok = r->own_tok ? r->own_tok : herd_model_tokenizer(r->base);
+    HERD_TRY(herd_model_open_ex(o->init, o->tokenizer[0] ? o->tokenizer : NULL, &r->base));
+    r->tok = herd_model_tokenizer(r->base);
     if (!r->tok)
         return herd_fail(HERD_E_ARG, "%s has no tokenizer: set \"tokenizer\"", o->init);
     const herd_config *c = &r->base->cfg;
-    if (herd_tokenizer_n_vocab(r->tok) != c->vocab_size)
-        return herd_fail(HERD_E_ARG, "the tokenizer has %d tokens, %s has %d",
-                         herd_tokenizer_n_vocab(r->tok), o->init, c->vocab_size);
     r->T = o->seq_len ? o->seq_len : c->seq_len;
     if (r->T > c->seq_len)
         return herd_fail(HERD_E_ARG, "config: seq_len %d is longer than the model's context of "
@@ -356,39 +343,18 @@ static void cleanup(dpo_run *r)
     free(r->tokens); free(r->targets); free(r->ptr); free(r->idx); free(r->ref);
     herd_adamw_free(r->opt);
     herd_train_model_free(r->tm);
-    herd_tokenizer_free(r->own_tok);
     herd_model_free(r->ref_model);
     herd_model_free(r->base);
 }
 
 int cli_dpo(int argc, char **argv)
 {
-    const char *config = NULL, *v;
+    const char *config = NULL;
     int threads = 0;
     dpo_run r = {0};
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            help(stdout);
-            return 0;
-        } else if (!strcmp(a, "--config")) {
-            if (!(config = cli_value(argc, argv, &i)))
-                return 2;
-        } else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) {
-            if (!(v = cli_value(argc, argv, &i)) || !cli_int(a, v, 1, 1024, &threads))
-                return 2;
-        } else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
-            r.quiet = 1;
-        } else {
-            fprintf(stderr, "herd dpo: unknown option '%s'\n", a);
-            help(stderr);
-            return 2;
-        }
-    }
-    if (!config) {
-        fprintf(stderr, "herd dpo: --config FILE is required\n");
-        return 2;
-    }
+    int rc = cli_trainer_args(argc, argv, "dpo", help, &config, &threads, &r.quiet);
+    if (rc)
+        return rc < 0 ? 0 : rc;
     herd_dpo_opts_defaults(&r.o);
     herd_status st = herd_dpo_opts_load(config, &r.o);
     if (st == HERD_OK && (!r.o.init[0] || !r.o.train_data[0]))
@@ -407,7 +373,7 @@ int cli_dpo(int argc, char **argv)
         st = train(&r);
     if (st == HERD_OK)
         st = export(&r);
-    int rc = st == HERD_OK ? 0 : fail(st);
+    rc = st == HERD_OK ? 0 : fail(st);
     cleanup(&r);
     return rc;
 }

@@ -12,6 +12,7 @@
 #include "model/model.h"
 #include "train/dpo.h"
 #include "train/ppo.h"
+#include "train/json_config.h"
 #include "train/reward.h"
 #include <math.h>
 #include <stdio.h>
@@ -62,7 +63,6 @@ typedef struct {
     herd_ppo_opts o;
     int quiet;
     herd_model *base;
-    herd_tokenizer *own_tok;
     const herd_tokenizer *tok;
     herd_chat_template tpl;
     herd_reward_model *rm;
@@ -97,11 +97,8 @@ static herd_status open_reward(ppo_run *r)
     }
     herd_chat_template rt_tpl = herd_reward_template(r->rm);
     r->tpl = rt_tpl;
-    if (strcmp(r->o.chat_template, "auto")) {
-        r->tpl = HERD_CHAT_NONE;
-        if (strcmp(r->o.chat_template, "none"))
-            herd_chat_template_parse(r->o.chat_template, &r->tpl);
-    }
+    if (strcmp(r->o.chat_template, "auto"))
+        r->tpl = herd_cfg_pick_template(r->o.chat_template, NULL, NULL);
     if (r->tpl != rt_tpl)
         return herd_fail(HERD_E_ARG, "chat_template %s, but the reward model %s was trained on "
                          "pairs rendered with %s", herd_chat_template_name(r->tpl), r->o.reward,
@@ -112,15 +109,10 @@ static herd_status open_reward(ppo_run *r)
 static herd_status open_models(ppo_run *r)
 {
     const herd_ppo_opts *o = &r->o;
-    HERD_TRY(herd_model_open(o->init, &r->base));
-    if (o->tokenizer[0])
-        HERD_TRY(herd_tokenizer_open(o->tokenizer, &r->own_tok));
-    r->tok = r->own_tok ? r->own_tok : herd_model_tokenizer(r->base);
+    HERD_TRY(herd_model_open_ex(o->init, o->tokenizer[0] ? o->tokenizer : NULL, &r->base));
+    r->tok = herd_model_tokenizer(r->base);
     if (!r->tok)
         return herd_fail(HERD_E_ARG, "%s has no tokenizer: set \"tokenizer\"", o->init);
-    if (herd_tokenizer_n_vocab(r->tok) != r->base->cfg.vocab_size)
-        return herd_fail(HERD_E_ARG, "the tokenizer has %d tokens, %s has %d",
-                         herd_tokenizer_n_vocab(r->tok), o->init, r->base->cfg.vocab_size);
     HERD_TRY(open_reward(r));
     HERD_TRY(herd_train_model_from(r->base, &r->policy));
     if (o->ref[0] && strcmp(o->ref, o->init)) {
@@ -247,46 +239,16 @@ static void cleanup(ppo_run *r)
     herd_train_model_free(r->policy);
     herd_train_model_free(r->ref);
     herd_reward_free(r->rm);
-    herd_tokenizer_free(r->own_tok);
     herd_model_free(r->base);
 }
 
 /* Flags into r; 0: go on, else the exit status (help: 0 after printing). */
-static int parse_args(int argc, char **argv, ppo_run *r, const char **config, int *threads)
-{
-    const char *v;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            help(stdout);
-            return -1;
-        } else if (!strcmp(a, "--config")) {
-            if (!(*config = cli_value(argc, argv, &i)))
-                return 2;
-        } else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) {
-            if (!(v = cli_value(argc, argv, &i)) || !cli_int(a, v, 1, 1024, threads))
-                return 2;
-        } else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
-            r->quiet = 1;
-        } else {
-            fprintf(stderr, "herd ppo: unknown option '%s'\n", a);
-            help(stderr);
-            return 2;
-        }
-    }
-    if (!*config) {
-        fprintf(stderr, "herd ppo: --config FILE is required\n");
-        return 2;
-    }
-    return 0;
-}
-
 int cli_ppo(int argc, char **argv)
 {
     const char *config = NULL;
     int threads = 0;
     ppo_run r = {0};
-    int rc = parse_args(argc, argv, &r, &config, &threads);
+    int rc = cli_trainer_args(argc, argv, "ppo", help, &config, &threads, &r.quiet);
     if (rc)
         return rc < 0 ? 0 : rc;
     herd_ppo_opts_defaults(&r.o);

@@ -107,31 +107,11 @@ static void on_note(void *user, const char *msg)
 
 int cli_reward_train(int argc, char **argv)
 {
-    const char *config = NULL, *v;
+    const char *config = NULL;
     int threads = 0, quiet = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            train_help(stdout);
-            return 0;
-        } else if (!strcmp(a, "--config")) {
-            if (!(config = cli_value(argc, argv, &i)))
-                return 2;
-        } else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) {
-            if (!(v = cli_value(argc, argv, &i)) || !cli_int(a, v, 1, 1024, &threads))
-                return 2;
-        } else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
-            quiet = 1;
-        } else {
-            fprintf(stderr, "herd reward-train: unknown option '%s' (herd reward-train "
-                    "--help)\n", a);
-            return 2;
-        }
-    }
-    if (!config) {
-        fprintf(stderr, "herd reward-train: --config FILE is required\n");
-        return 2;
-    }
+    int rc = cli_trainer_args(argc, argv, "reward-train", train_help, &config, &threads, &quiet);
+    if (rc)
+        return rc < 0 ? 0 : rc;
     herd_reward_opts o;
     herd_reward_opts_defaults(&o);
     if (herd_reward_opts_load(config, &o) != HERD_OK) {

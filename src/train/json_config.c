@@ -86,3 +86,16 @@ herd_status herd_cfg_load(const char *path, herd_status (*key)(const cJSON *, vo
     free(text);
     return st;
 }
+
+herd_chat_template herd_cfg_pick_template(const char *name, const herd_model *m,
+                                          const herd_tokenizer *t)
+{
+    herd_chat_template tpl = HERD_CHAT_NONE;
+    if (!strcmp(name, "auto")) {
+        const char *jinja = m ? herd_model_chat_template(m) : NULL;
+        return jinja ? herd_chat_template_detect(jinja, t) : HERD_CHAT_NONE;
+    }
+    if (strcmp(name, "none"))
+        herd_chat_template_parse(name, &tpl);
+    return tpl;
+}

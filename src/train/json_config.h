@@ -18,6 +18,10 @@ herd_status herd_cfg_bool(const struct cJSON *v, int *out);
 herd_status herd_cfg_lora_targets(const struct cJSON *v, unsigned *out);
 /* "auto", "none", "llama2" or "llama3" into out. */
 herd_status herd_cfg_template(const struct cJSON *v, char *out, size_t cap);
+/* The template a config's chat_template names: "auto" is the one the model
+ * carries (none for a base model), "none" the plain template. */
+herd_chat_template herd_cfg_pick_template(const char *name, const herd_model *m,
+                                          const herd_tokenizer *t);
 /* Reads the JSON object in path and hands each key to key(v, opts); errors
  * come back prefixed with the path. */
 herd_status herd_cfg_load(const char *path, herd_status (*key)(const struct cJSON *, void *),

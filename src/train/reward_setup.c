@@ -4,6 +4,7 @@
 #include "train/reward_run.h"
 #include "model/model.h"
 #include "base/error.h"
+#include "train/json_config.h"
 #include "base/file.h"
 #include <errno.h>
 #include <stdarg.h>
@@ -29,15 +30,7 @@ herd_status herd_reward_path(const herd_reward_run *r, const char *name, char *b
 
 static herd_chat_template pick_template(const herd_reward_run *r)
 {
-    herd_chat_template t = HERD_CHAT_NONE;
-    const char *name = r->o->chat_template;
-    if (!strcmp(name, "auto")) {
-        const char *jinja = herd_model_chat_template(r->base);
-        return jinja ? herd_chat_template_detect(jinja, r->tok) : HERD_CHAT_NONE;
-    }
-    if (strcmp(name, "none"))
-        herd_chat_template_parse(name, &t);
-    return t;
+    return herd_cfg_pick_template(r->o->chat_template, r->base, r->tok);
 }
 
 static herd_status open_model(herd_reward_run *r)

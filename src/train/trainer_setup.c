@@ -3,6 +3,7 @@
  * checkpoint; and exporting the result. */
 #include "train/run.h"
 #include "base/error.h"
+#include "train/json_config.h"
 #include "base/file.h"
 #include "formats/adapter.h"
 #include "formats/convert.h"
@@ -28,15 +29,7 @@ herd_status herd_run_path(const herd_run *r, const char *name, char *buf)
 
 static herd_chat_template pick_template(const herd_run *r)
 {
-    herd_chat_template t = HERD_CHAT_NONE;
-    const char *name = r->o->chat_template;
-    if (!strcmp(name, "auto")) {
-        const char *jinja = r->base ? herd_model_chat_template(r->base) : NULL;
-        return jinja ? herd_chat_template_detect(jinja, r->tok) : HERD_CHAT_NONE;
-    }
-    if (strcmp(name, "none"))
-        herd_chat_template_parse(name, &t);
-    return t;
+    return herd_cfg_pick_template(r->o->chat_template, r->base, r->tok);
 }
 
 static herd_status open_data(herd_run *r)
