@@ -1,16 +1,6 @@
 #include "kernels/kernels.h"
 #include <math.h>
 
-void herd_rmsnorm(float *out, const float *x, const float *weight, int n, float eps)
-{
-    double ss = 0;
-    for (int i = 0; i < n; i++)
-        ss += (double)x[i] * x[i];
-    float scale = (float)(1.0 / sqrt(ss / n + eps));
-    for (int i = 0; i < n; i++)
-        out[i] = x[i] * scale * weight[i];
-}
-
 float herd_rmsnorm_rstd(float *out, const float *x, const float *weight, int n, float eps)
 {
     double ss = 0;
@@ -20,6 +10,11 @@ float herd_rmsnorm_rstd(float *out, const float *x, const float *weight, int n, 
     for (int i = 0; i < n; i++)
         out[i] = x[i] * rstd * weight[i];
     return rstd;
+}
+
+void herd_rmsnorm(float *out, const float *x, const float *weight, int n, float eps)
+{
+    herd_rmsnorm_rstd(out, x, weight, n, eps);
 }
 
 /* With g = dout * weight: dx = rstd * g - x * rstd^3 / n * sum(g * x). */

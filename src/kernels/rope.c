@@ -12,8 +12,9 @@ void herd_rope_table(float *cos_t, float *sin_t, int n_pos, int half, const doub
     }
 }
 
-void herd_rope(float *v, int n_heads, int head_dim, const float *cos_row,
-               const float *sin_row, herd_rope_layout layout)
+/* Rotates each pair by the angle (sign 1) or back by it (sign -1). */
+static void rotate(float *v, int n_heads, int head_dim, const float *cos_row,
+                   const float *sin_row, herd_rope_layout layout, float sign)
 {
     int half = head_dim / 2;
     for (int h = 0; h < n_heads; h++) {
@@ -21,25 +22,21 @@ void herd_rope(float *v, int n_heads, int head_dim, const float *cos_row,
         for (int i = 0; i < half; i++) {
             int a = layout == HERD_ROPE_META ? 2 * i : i;
             int b = layout == HERD_ROPE_META ? 2 * i + 1 : i + half;
-            float x0 = x[a], x1 = x[b], c = cos_row[i], s = sin_row[i];
+            float x0 = x[a], x1 = x[b], c = cos_row[i], s = sign * sin_row[i];
             x[a] = x0 * c - x1 * s;
             x[b] = x0 * s + x1 * c;
         }
     }
 }
 
+void herd_rope(float *v, int n_heads, int head_dim, const float *cos_row,
+               const float *sin_row, herd_rope_layout layout)
+{
+    rotate(v, n_heads, head_dim, cos_row, sin_row, layout, 1.0f);
+}
+
 void herd_rope_backward(float *v, int n_heads, int head_dim, const float *cos_row,
                         const float *sin_row, herd_rope_layout layout)
 {
-    int half = head_dim / 2;
-    for (int h = 0; h < n_heads; h++) {
-        float *x = v + (size_t)h * head_dim;
-        for (int i = 0; i < half; i++) {
-            int a = layout == HERD_ROPE_META ? 2 * i : i;
-            int b = layout == HERD_ROPE_META ? 2 * i + 1 : i + half;
-            float x0 = x[a], x1 = x[b], c = cos_row[i], s = sin_row[i];
-            x[a] = x0 * c + x1 * s;
-            x[b] = -x0 * s + x1 * c;
-        }
-    }
+    rotate(v, n_heads, head_dim, cos_row, sin_row, layout, -1.0f);
 }
