@@ -16,8 +16,8 @@ for a in "$@"; do
   esac
 done
 
-pkgs="build-essential cmake pkg-config libopenblas-dev libopenblas0-openmp libcjson-dev libpcre2-dev"
-[ "$want_test" = 1 ] && pkgs="$pkgs python3 python3-numpy python3-sentencepiece bible-kjv"
+pkgs="build-essential cmake pkg-config libopenblas-dev libopenblas0-openmp libcjson-dev libpcre2-dev libmicrohttpd-dev"
+[ "$want_test" = 1 ] && pkgs="$pkgs python3 python3-numpy python3-sentencepiece bible-kjv curl"
 missing=""
 for p in $pkgs; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

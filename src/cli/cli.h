@@ -26,6 +26,7 @@ int cli_dpo(int argc, char **argv);
 int cli_ppo(int argc, char **argv);
 int cli_gatt(int argc, char **argv);
 int cli_rejection_sample(int argc, char **argv);
+int cli_serve(int argc, char **argv);
 
 /* Parses a flag's value; on failure prints "herd: FLAG: ..." and returns 0. */
 int cli_int(const char *flag, const char *val, long lo, long hi, int *out);

@@ -28,6 +28,7 @@ static const struct {
     {"ppo", cli_ppo, "align a model to a reward model with PPO (policy, reference, value head)"},
     {"gatt", cli_gatt, "Ghost Attention data: multi-turn chats with an instruction for the whole dialogue"},
     {"rejection-sample", cli_rejection_sample, "best of K responses per prompt by a reward model, as SFT data"},
+    {"serve", cli_serve, "serve a model over HTTP with an OpenAI-compatible API"},
 };
 
 static void usage(FILE *f)

@@ -1,0 +1,103 @@
+/* herd serve: the OpenAI-compatible HTTP server (src/serve/) from the
+ * command line. Runs until SIGINT or SIGTERM, then lets the running
+ * request finish and exits 0. */
+#include "cli/cli.h"
+#include "serve/server.h"
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+static void serve_help(FILE *f)
+{
+    fprintf(f,
+"usage: herd serve [-m MODEL] [--host HOST] [--port PORT] [-c N] [-t N] [--api-key KEY]\n"
+"Serves a model over HTTP with OpenAI's API, one request at a time:\n"
+"  POST /v1/completions, POST /v1/chat/completions (\"stream\": true for\n"
+"  Server-Sent Events), GET /v1/models, GET /health, GET /metrics (Prometheus),\n"
+"  POST /tokenize, POST /detokenize (as llama-server).\n"
+"SIGINT or SIGTERM stops it after the running request.\n\n"
+"  -m, --model PATH       GGUF file, llama2.c .bin, or Hugging Face folder\n"
+"                         (default: herd's own model, models/herd-kjv.gguf)\n"
+"  --host HOST            address to listen on (default 127.0.0.1)\n"
+"  --port PORT            port to listen on (default 8080)\n"
+"  -c, --ctx-size N       context size (default: the model's, at most 8192)\n"
+"  -t, --threads N        threads (default: all cores)\n"
+"  --api-key KEY          require \"Authorization: Bearer KEY\" (not on /health\n"
+"                         and /v1/models)\n"
+"  -h, --help             this help\n");
+}
+
+/* 1: parsed, 0: error printed, -1: help printed. */
+static int parse(int argc, char **argv, herd_serve_opts *o, int *threads)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v;
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            serve_help(stdout);
+            return -1;
+        } else if (!strcmp(a, "-m") || !strcmp(a, "--model")) {
+            if (!(o->model = cli_value(argc, argv, &i)))
+                return 0;
+        } else if (!strcmp(a, "--host")) {
+            if (!(o->host = cli_value(argc, argv, &i)))
+                return 0;
+        } else if (!strcmp(a, "--port")) {
+            if (!(v = cli_value(argc, argv, &i)) || !cli_int(a, v, 0, 65535, &o->port))
+                return 0;
+        } else if (!strcmp(a, "-c") || !strcmp(a, "--ctx-size")) {
+            if (!(v = cli_value(argc, argv, &i)) || !cli_int(a, v, 1, 1 << 24, &o->n_ctx))
+                return 0;
+        } else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) {
+            if (!(v = cli_value(argc, argv, &i)) || !cli_int(a, v, 1, 1024, threads))
+                return 0;
+        } else if (!strcmp(a, "--api-key")) {
+            if (!(o->api_key = cli_value(argc, argv, &i)))
+                return 0;
+            if (!*o->api_key) {
+                fprintf(stderr, "herd serve: --api-key: empty key\n");
+                return 0;
+            }
+        } else {
+            fprintf(stderr, "herd serve: unknown option '%s' (herd serve --help)\n", a);
+            return 0;
+        }
+    }
+    return 1;
+}
+
+int cli_serve(int argc, char **argv)
+{
+    herd_serve_opts o = {.host = "127.0.0.1", .port = 8080};
+    int threads = 0;
+    int r = parse(argc, argv, &o, &threads);
+    if (r <= 0)
+        return r < 0 ? 0 : 2;
+    char buf[4096];
+    if (!o.model)
+        o.model = cli_default_model(buf, sizeof buf);
+    herd_set_threads(threads ? threads : (int)sysconf(_SC_NPROCESSORS_ONLN));
+    /* The server's threads inherit a mask with the stop signals blocked:
+     * only sigwait below sees them. */
+    sigset_t stop;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGINT);
+    sigaddset(&stop, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &stop, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    herd_server *s;
+    herd_status st = herd_server_start(&o, &s);
+    if (st != HERD_OK) {
+        fprintf(stderr, "herd serve: %s\n", herd_last_error());
+        return 1;
+    }
+    fprintf(stderr, "herd serve: %s on http://%s:%d\n", o.model, o.host, herd_server_port(s));
+    int sig = 0;
+    sigwait(&stop, &sig);
+    fprintf(stderr, "herd serve: %s: finishing the running requests\n",
+            sig == SIGINT ? "SIGINT" : "SIGTERM");
+    herd_server_stop(s);
+    return 0;
+}
