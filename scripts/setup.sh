@@ -2,7 +2,8 @@
 # Installs what herd needs from Debian's packages (as root), then builds it.
 #   scripts/setup.sh [--test] [--sanitize] [BUILD_DIR]
 # --test also installs what the tests use as references (python3-sentencepiece,
-# python3-numpy, and bible-kjv for the text herd's own model was trained on);
+# python3-numpy, bible-kjv for the text herd's own model was trained on, and
+# the OpenAI client from npm via scripts/setup-openai-client.sh);
 # --sanitize builds with AddressSanitizer and UBSan.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,6 +28,12 @@ if [ -n "$missing" ]; then
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $missing >/dev/null
+fi
+
+# The official OpenAI client for tests/cli/test_serve_openai.sh (skipped
+# without it), from npm into ~/.cache/herd-peers/openai-client.
+if [ "$want_test" = 1 ] && ! bash scripts/setup-openai-client.sh; then
+  echo "setup: note: the npm package openai did not install; test_serve_openai.sh will skip"
 fi
 
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DHERD_SANITIZE="$sanitize" >/dev/null
