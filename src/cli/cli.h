@@ -51,6 +51,9 @@ int cli_sampling_flag(int argc, char **argv, int *i, herd_sampler_params *sp, in
  * -t N, -q, -h. 0: parsed; -1: help printed; 2: an error printed. */
 int cli_trainer_args(int argc, char **argv, const char *cmd, void (*help)(FILE *),
                      const char **config, int *threads, int *quiet);
+/* Ctrl-C and SIGTERM set the returned flag (a trainer saves and stops at
+ * the next step); a file-size limit fails writes instead of killing. */
+volatile int *cli_catch_stop(void);
 /* --lora PATH and --lora-scaled PATH SCALE (as llama.cpp), up to 8. */
 typedef struct {
     const char *path[8];

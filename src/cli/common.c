@@ -2,6 +2,7 @@
  * ships. */
 #include "cli/cli.h"
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -120,4 +121,19 @@ int cli_trainer_args(int argc, char **argv, const char *cmd, void (*help)(FILE *
         return 2;
     }
     return 0;
+}
+
+static volatile int stop_requested;
+static void on_stop_signal(int sig)
+{
+    (void)sig;
+    stop_requested = 1;
+}
+
+volatile int *cli_catch_stop(void)
+{
+    signal(SIGINT, on_stop_signal);
+    signal(SIGTERM, on_stop_signal);
+    signal(SIGXFSZ, SIG_IGN);   /* a file-size limit fails the write, not the run */
+    return &stop_requested;
 }

@@ -4,13 +4,11 @@
  * loss (full or LoRA), progress lines, validation, OUT/dpo.csv, and the
  * model (full) or adapter (LoRA) at the end. */
 #include "cli/cli.h"
+#include "train/export.h"
 #include "cli/progress.h"
 #include "base/error.h"
 #include "train/json_config.h"
 #include "base/file.h"
-#include "formats/adapter.h"
-#include "formats/convert.h"
-#include "model/adapter.h"
 #include "model/model.h"
 #include "train/dpo.h"
 #include "train/pref.h"
@@ -274,32 +272,10 @@ static herd_status train(dpo_run *r)
 
 static herd_status export(dpo_run *r)
 {
-    char path[HERD_DPO_PATH + 32], dir[HERD_DPO_PATH + 32];
-    if (!strcmp(r->o.method, "lora")) {
-        herd_adapter *a;
-        HERD_TRY(herd_train_lora_adapter(r->tm, &a));
-        herd_status st = herd_path_join(dir, sizeof dir, r->o.out_dir, "adapter");
-        if (st == HERD_OK)
-            st = herd_adapter_save_peft(a, herd_train_config(r->tm), dir, r->o.init);
-        if (st == HERD_OK)
-            st = herd_path_join(path, sizeof path, r->o.out_dir, "adapter.gguf");
-        if (st == HERD_OK)
-            st = herd_adapter_save_gguf(a, path);
-        herd_adapter_free(a);
-        HERD_TRY(st);
-        fprintf(stderr, "herd dpo: exported the adapter to %s (PEFT) and %s (llama.cpp --lora)\n",
-                dir, path);
-        return HERD_OK;
-    }
-    HERD_TRY(herd_path_join(path, sizeof path, r->o.out_dir, "model.gguf"));
-    herd_model *m = (herd_model *)herd_train_as_model(r->tm);
-    m->tok = (herd_tokenizer *)r->tok;
-    m->chat_template = r->base->chat_template;
-    herd_status st = herd_save_gguf_ex(m, path, HERD_TYPE_F32, NULL, NULL);
-    m->tok = NULL;
-    m->chat_template = NULL;
-    HERD_TRY(st);
-    fprintf(stderr, "herd dpo: exported %s\n", path);
+    char msg[2 * HERD_DPO_PATH + 128];
+    HERD_TRY(herd_train_export(r->tm, r->tok, r->base->chat_template, r->o.out_dir, r->o.init,
+                               msg, sizeof msg));
+    fprintf(stderr, "herd dpo: %s\n", msg);
     return HERD_OK;
 }
 

@@ -5,10 +5,10 @@
  * and OUT/model.gguf at the end. The reward model must share the policy's
  * vocabulary (it scores the policy's own ids) and chat template. */
 #include "cli/cli.h"
+#include "train/export.h"
 #include "cli/progress.h"
 #include "base/error.h"
 #include "base/file.h"
-#include "formats/convert.h"
 #include "model/model.h"
 #include "train/dpo.h"
 #include "train/ppo.h"
@@ -217,16 +217,10 @@ static herd_status train(ppo_run *r)
 
 static herd_status export(ppo_run *r)
 {
-    char path[HERD_PPO_PATH + 32];
-    HERD_TRY(herd_path_join(path, sizeof path, r->o.out_dir, "model.gguf"));
-    herd_model *m = (herd_model *)herd_train_as_model(r->policy);
-    m->tok = (herd_tokenizer *)r->tok;
-    m->chat_template = r->base->chat_template;
-    herd_status st = herd_save_gguf_ex(m, path, HERD_TYPE_F32, NULL, NULL);
-    m->tok = NULL;
-    m->chat_template = NULL;
-    HERD_TRY(st);
-    fprintf(stderr, "herd ppo: exported %s\n", path);
+    char msg[HERD_PPO_PATH + 128];
+    HERD_TRY(herd_train_export(r->policy, r->tok, r->base->chat_template, r->o.out_dir, NULL,
+                               msg, sizeof msg));
+    fprintf(stderr, "herd ppo: %s\n", msg);
     return HERD_OK;
 }
 

@@ -7,7 +7,6 @@
 #include "base/error.h"
 #include <errno.h>
 #include <math.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,15 +69,9 @@ static void score_help(FILE *f)
 
 /* ---- reward-train ---- */
 
-static volatile int stop_flag;
-static void on_signal(int sig)
-{
-    (void)sig;
-    stop_flag = 1;
-}
-
 typedef struct {
     int quiet;
+    volatile int *stop;
 } ui;
 
 static void on_step(void *user, const herd_reward_record *r)
@@ -94,7 +87,7 @@ static void on_step(void *user, const herd_reward_record *r)
     fprintf(stderr, "step %lld/%lld | loss %.4f | acc %.3f%s | lr %.2e | norm %.3f | "
             "%.0f tok/s | ETA %s\n", (long long)r->step, (long long)r->steps, r->loss,
             r->accuracy, val, r->lr, r->grad_norm, r->tokens_per_s, progress_hms(left, eta));
-    if (evald && (r->step == r->steps || stop_flag))
+    if (evald && (r->step == r->steps || *u->stop))
         fprintf(stderr, "herd reward-train: held-out accuracy %.4f (%lld pairs), loss %.4f\n",
                 r->val_accuracy, (long long)r->val_pairs, r->val_loss);
 }
@@ -120,10 +113,9 @@ int cli_reward_train(int argc, char **argv)
     }
     if (threads)
         o.threads = threads;
-    signal(SIGINT, on_signal);
-    signal(SIGTERM, on_signal);
-    ui u = {quiet};
-    herd_reward_callbacks cb = {on_step, on_note, &u, &stop_flag};
+    volatile int *stop = cli_catch_stop();
+    ui u = {quiet, stop};
+    herd_reward_callbacks cb = {on_step, on_note, &u, stop};
     if (herd_reward_train(&o, &cb) != HERD_OK) {
         fprintf(stderr, "herd reward-train: %s\n", herd_last_error());
         return 1;

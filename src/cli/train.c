@@ -5,7 +5,6 @@
 #include "cli/progress.h"
 #include "train/trainer.h"
 #include <math.h>
-#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -75,13 +74,6 @@ static void help_finetune(FILE *f)
 "  --method M       overrides the config's method\n"
 "  --resume, --stop-at N, -t N, -q   as herd train\n"
 "  -h, --help       this help\n");
-}
-
-static volatile int stop_flag;
-static void on_signal(int sig)
-{
-    (void)sig;
-    stop_flag = 1;
 }
 
 typedef struct {
@@ -173,9 +165,7 @@ static int run_cmd(int argc, char **argv, int finetune)
         o.threads = threads;
     if (o.threads)
         herd_set_threads(o.threads);
-    signal(SIGINT, on_signal);
-    signal(SIGTERM, on_signal);
-    signal(SIGXFSZ, SIG_IGN);   /* a file-size limit fails the write, not the run */
+    volatile int *stop = cli_catch_stop();
     if (eval) {
         double loss;
         int64_t n;
@@ -186,7 +176,7 @@ static int run_cmd(int argc, char **argv, int finetune)
         return 0;
     }
     ui u = {quiet, progress_now(), cmd};
-    herd_train_callbacks cb = {on_step, on_note, &u, &stop_flag};
+    herd_train_callbacks cb = {on_step, on_note, &u, stop};
     herd_status st = herd_train_run(&o, resume, stop_at, &cb);
     if (st != HERD_OK)
         return cli_fail(st, cmd);

@@ -4,6 +4,7 @@
 #include "train/gatt.h"
 #include "base/error.h"
 #include "train/jsonl.h"
+#include "train/sft.h"
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <stdlib.h>
@@ -19,18 +20,6 @@ typedef struct {
     int cap;
     char inst[HERD_GATT_MAX_COMBINE * 4096];
 } gatt_state;
-
-static const char *role_name(const char *r)
-{
-    static const char *const names[][2] = {
-        {"system", "system"}, {"user", "user"},      {"assistant", "assistant"},
-        {"human", "user"},    {"gpt", "assistant"},
-    };
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
-        if (!strcmp(r, names[i][0]))
-            return names[i][1];
-    return NULL;
-}
 
 /* The messages of the chat array arr into G->msgs. */
 static herd_status read_msgs(gatt_state *G, const cJSON *arr, const char *key, const char *rk,
@@ -53,7 +42,7 @@ static herd_status read_msgs(gatt_state *G, const cJSON *arr, const char *key, c
         if (!cJSON_IsString(r) || !cJSON_IsString(c))
             return herd_fail(HERD_E_FORMAT, "%s[%d] has no string \"%s\" and \"%s\"", key, i,
                              rk, ck);
-        const char *role = role_name(r->valuestring);
+        const char *role = herd_sft_role(r->valuestring);
         if (!role)
             return herd_fail(HERD_E_FORMAT, "%s[%d] has %s \"%.40s\" (want system, user or "
                              "assistant)", key, i, rk, r->valuestring);

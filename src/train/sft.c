@@ -19,7 +19,7 @@ typedef struct {
     int cap;
 } row_buf;
 
-static const char *role_name(const char *r)
+const char *herd_sft_role(const char *r)
 {
     static const char *const names[][2] = {
         {"system", "system"}, {"user", "user"},      {"assistant", "assistant"},
@@ -75,7 +75,7 @@ static herd_status parse_msgs(const cJSON *arr, const char *key, const char *rk,
         if (!cJSON_IsString(r) || !cJSON_IsString(c))
             return herd_fail(HERD_E_FORMAT, "%s[%d] has no string \"%s\" and \"%s\"", key, i,
                              rk, ck);
-        const char *role = role_name(r->valuestring);
+        const char *role = herd_sft_role(r->valuestring);
         if (!role)
             return herd_fail(HERD_E_FORMAT, "%s[%d] has %s \"%.40s\" (want system, user or "
                              "assistant)", key, i, rk, r->valuestring);

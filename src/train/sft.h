@@ -55,6 +55,10 @@
 #include <stdint.h>
 #include "herd_train.h"
 
+/* The role a chat message's "role" / ShareGPT "from" stands for: "system",
+ * "user" ("human") or "assistant" ("gpt"); NULL for another. */
+const char *herd_sft_role(const char *r);
+
 /* ---- one example ---- */
 
 typedef enum { HERD_SFT_CHAT = 1, HERD_SFT_ALPACA = 2, HERD_SFT_COMPLETION = 3 } herd_sft_shape;

@@ -2,12 +2,10 @@
  * from a model file, or LoRA / QLoRA over one), the optimizer, a resumed
  * checkpoint; and exporting the result. */
 #include "train/run.h"
+#include "train/export.h"
 #include "base/error.h"
 #include "train/json_config.h"
 #include "base/file.h"
-#include "formats/adapter.h"
-#include "formats/convert.h"
-#include "model/adapter.h"
 #include "model/model.h"
 #include "model/train.h"
 #include <stdio.h>
@@ -156,39 +154,12 @@ herd_status herd_run_setup(herd_run *r, int resume)
     return HERD_OK;
 }
 
-static herd_status export_adapter(herd_run *r)
-{
-    char dir[HERD_PATH_MAX + 32], path[HERD_PATH_MAX + 32];
-    herd_adapter *a;
-    HERD_TRY(herd_train_lora_adapter(r->tm, &a));
-    herd_status st = herd_run_path(r, "adapter", dir);
-    if (st == HERD_OK)
-        st = herd_adapter_save_peft(a, herd_train_config(r->tm), dir, r->o->init);
-    if (st == HERD_OK)
-        st = herd_run_path(r, "adapter.gguf", path);
-    if (st == HERD_OK)
-        st = herd_adapter_save_gguf(a, path);
-    herd_adapter_free(a);
-    HERD_TRY(st);
-    herd_run_note(r, "exported the adapter to %s (PEFT) and adapter.gguf (llama.cpp --lora)",
-                  dir);
-    return HERD_OK;
-}
-
 herd_status herd_run_export(herd_run *r)
 {
-    if (strcmp(r->o->method, "full"))
-        return export_adapter(r);
-    char path[HERD_PATH_MAX + 32];
-    HERD_TRY(herd_run_path(r, "model.gguf", path));
-    herd_model *m = (herd_model *)herd_train_as_model(r->tm);
-    m->tok = (herd_tokenizer *)r->tok;
-    m->chat_template = r->base ? r->base->chat_template : NULL;
-    herd_status st = herd_save_gguf_ex(m, path, HERD_TYPE_F32, NULL, NULL);
-    m->tok = NULL;
-    m->chat_template = NULL;
-    HERD_TRY(st);
-    herd_run_note(r, "exported %s", path);
+    char msg[HERD_PATH_MAX];
+    HERD_TRY(herd_train_export(r->tm, r->tok, r->base ? r->base->chat_template : NULL,
+                               r->o->out_dir, r->o->init, msg, sizeof msg));
+    herd_run_note(r, "%s", msg);
     return HERD_OK;
 }
 
