@@ -177,8 +177,12 @@ code=$(curl -s -o "$tmp/body" -w '%{http_code}' -H "Authorization: Bearer nope" 
 # 3000 tokens take seconds; after the hang-up the next request must not wait
 # for them, and the metrics count far fewer.
 before=$(curl -s -H "Authorization: Bearer $key" "$url/metrics" | awk '/^herd_tokens_predicted_total /{print $2}')
-curl -sN --max-time 0.3 -H "Authorization: Bearer $key" "$url/v1/completions" \
-  -d '{"prompt": "In", "max_tokens": 3000, "temperature": 0, "stream": true}' >"$tmp/cut" 2>/dev/null
+# Hang up once the stream has started (at most 5 s of waiting for it).
+curl -sN -H "Authorization: Bearer $key" "$url/v1/completions" \
+  -d '{"prompt": "In", "max_tokens": 3000, "temperature": 0, "stream": true}' >"$tmp/cut" 2>/dev/null &
+cpid=$!
+for _ in $(seq 1 50); do grep -q '^data: {' "$tmp/cut" 2>/dev/null && break; sleep 0.1; done
+kill $cpid 2>/dev/null; wait $cpid 2>/dev/null
 t0=$(date +%s.%N)
 code=$(api /v1/completions -d '{"prompt": "In", "max_tokens": 4, "temperature": 0}')
 t1=$(date +%s.%N)
