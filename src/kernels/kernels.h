@@ -34,6 +34,13 @@ void herd_attention_head(float *out, const float *q, const float *k,
                          const float *v, int n_keys, int head_dim,
                          int kv_stride, float *scratch);
 
+/* herd_attention_head over a paged cache (PagedAttention): position p's K
+ * row is k + blocks[p / block] * block_stride + (p % block) * kv_stride
+ * (V likewise), so a sequence's positions may lie in scattered blocks. */
+void herd_attention_head_paged(float *out, const float *q, const float *k, const float *v,
+                               const int *blocks, int block, size_t block_stride,
+                               int n_keys, int head_dim, int kv_stride, float *scratch);
+
 /* Causal grouped-query attention of one query token over cache positions
  * 0..n_keys-1. q: [n_heads][head_dim]; k_cache, v_cache: [pos][n_kv_heads *
  * head_dim]; out: [n_heads][head_dim]; scratch: n_keys floats. Query head h

@@ -1,30 +1,41 @@
+/* Evaluation contexts: the KV cache (one block of n_ctx positions, or a
+ * pool of blocks for many sequences), rotary tables and scratch. */
 #include "model/context.h"
+#include "model/paged.h"
 #include "base/error.h"
 #include "kernels/kernels.h"
 #include "model/linear.h"
 #include <omp.h>
 #include <stdlib.h>
+#include <string.h>
 
-herd_status herd_context_new(const herd_model *m, int n_ctx, herd_context **out)
+herd_status herd_context_new_paged(const herd_model *m, int n_ctx, int n_blocks, int block,
+                                   herd_context **out)
 {
     *out = NULL;
     const herd_config *c = &m->cfg;
     if (n_ctx <= 0 || n_ctx > (1 << 24))
         return herd_fail(HERD_E_ARG, "context size %d out of range", n_ctx);
+    if (block <= 0 || n_blocks <= 0 || (int64_t)n_blocks * block > (1 << 26))
+        return herd_fail(HERD_E_ARG, "a KV cache of %d blocks of %d positions is out of range",
+                         n_blocks, block);
     herd_context *ctx = calloc(1, sizeof *ctx);
     if (!ctx)
         return herd_fail(HERD_E_NOMEM, "out of memory");
     ctx->m = m;
     ctx->n_ctx = n_ctx;
+    ctx->n_blocks = n_blocks;
+    ctx->block = block;
     int hd = c->dim / c->n_heads;
-    size_t kv = (size_t)c->n_layers * n_ctx * hd * c->n_kv_heads;
+    size_t kv = (size_t)c->n_layers * n_blocks * block * hd * c->n_kv_heads;
     ctx->k_cache = calloc(kv, sizeof(float));
     ctx->v_cache = calloc(kv, sizeof(float));
     ctx->rope_cos = malloc((size_t)n_ctx * (hd / 2) * sizeof(float));
     ctx->rope_sin = malloc((size_t)n_ctx * (hd / 2) * sizeof(float));
     if (!ctx->k_cache || !ctx->v_cache || !ctx->rope_cos || !ctx->rope_sin) {
         herd_context_free(ctx);
-        return herd_fail(HERD_E_NOMEM, "out of memory for a KV cache of %d positions", n_ctx);
+        return herd_fail(HERD_E_NOMEM, "out of memory for a KV cache of %lld positions",
+                         (long long)n_blocks * block);
     }
     double *freqs = malloc((size_t)(hd / 2) * sizeof *freqs);
     if (!freqs) {
@@ -36,6 +47,24 @@ herd_status herd_context_new(const herd_model *m, int n_ctx, herd_context **out)
     free(freqs);
     *out = ctx;
     return HERD_OK;
+}
+
+herd_status herd_context_new(const herd_model *m, int n_ctx, herd_context **out)
+{
+    return herd_context_new_paged(m, n_ctx, 1, n_ctx, out);
+}
+
+void herd_kv_copy_block(herd_context *ctx, int dst, int src)
+{
+    const herd_config *c = &ctx->m->cfg;
+    size_t row = (size_t)(c->dim / c->n_heads) * c->n_kv_heads * ctx->block;
+    for (int l = 0; l < c->n_layers; l++) {
+        size_t layer = (size_t)l * ctx->n_blocks * row;
+        memcpy(ctx->k_cache + layer + (size_t)dst * row, ctx->k_cache + layer + (size_t)src * row,
+               row * sizeof(float));
+        memcpy(ctx->v_cache + layer + (size_t)dst * row, ctx->v_cache + layer + (size_t)src * row,
+               row * sizeof(float));
+    }
 }
 
 static void scratch_free(herd_scratch *s)
@@ -94,3 +123,5 @@ herd_status herd_context_reserve(herd_context *ctx, int n)
 int herd_context_n_ctx(const herd_context *ctx) { return ctx->n_ctx; }
 int herd_context_pos(const herd_context *ctx) { return ctx->pos; }
 void herd_context_reset(herd_context *ctx) { ctx->pos = 0; }
+int herd_context_block(const herd_context *ctx) { return ctx->block; }
+int herd_context_n_blocks(const herd_context *ctx) { return ctx->n_blocks; }

@@ -21,8 +21,9 @@ struct herd_context {
     const herd_model *m;
     int n_ctx;
     int pos;              /* the next position when herd_eval gets pos NULL */
-    float *k_cache;       /* [n_layers][n_ctx][kv_dim] */
+    float *k_cache;       /* [n_layers][n_blocks][block][kv_dim] */
     float *v_cache;
+    int n_blocks, block;  /* 1 x n_ctx, unless paged (model/paged.h) */
     float *rope_cos;      /* [n_ctx][head_dim / 2] */
     float *rope_sin;
     int n_threads;        /* scores rows allocated */

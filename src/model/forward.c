@@ -9,6 +9,7 @@
 #include "kernels/kernels.h"
 #include "model/linear.h"
 #include "model/adapter.h"
+#include "model/paged.h"
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,37 +33,51 @@ static void rmsnorm_rows(float *out, const float *x, const herd_tensor *w,
         herd_rmsnorm(out + (size_t)t * dim, x + (size_t)t * dim, F32(*w), dim, eps);
 }
 
-/* Self-attention with RoPE and grouped-query heads; adds its output to x. */
-static herd_status attention(herd_context *ctx, int l, const int *pos, int n)
+/* Row of position p of the sequence with block table tb in layer l's cache. */
+static size_t kv_row(const herd_context *ctx, const int *tb, int p, int kv_dim)
 {
+    return ((size_t)tb[p / ctx->block] * ctx->block + p % ctx->block) * kv_dim;
+}
+
+/* Self-attention with RoPE and grouped-query heads; adds its output to x.
+ * Each token's K and V go to its sequence's blocks; it attends to its own
+ * sequence's positions up to its own. */
+static herd_status attention(herd_context *ctx, int l, const herd_batch *b)
+{
+    static const int contiguous[1] = {0};
     const herd_config *c = &ctx->m->cfg;
     const herd_layer_weights *L = &ctx->m->w.layers[l];
     herd_scratch *s = &ctx->s;
-    int dim = c->dim, hd = dim / c->n_heads, kv_dim = hd * c->n_kv_heads, half = hd / 2;
-    float *kc = ctx->k_cache + (size_t)l * ctx->n_ctx * kv_dim;
-    float *vc = ctx->v_cache + (size_t)l * ctx->n_ctx * kv_dim;
+    int n = b->n, dim = c->dim, hd = dim / c->n_heads, kv_dim = hd * c->n_kv_heads;
+    int half = hd / 2;
+    size_t layer = (size_t)l * ctx->n_blocks * ctx->block * kv_dim;
+    float *kc = ctx->k_cache + layer, *vc = ctx->v_cache + layer;
 
     rmsnorm_rows(s->xb, s->x, &L->attn_norm, n, dim, c->norm_eps);
     LINEAR(s->q, s->xb, L->wq, n, dim, dim, l, 0);
     LINEAR(s->k, s->xb, L->wk, n, dim, kv_dim, l, 1);
     LINEAR(s->v, s->xb, L->wv, n, dim, kv_dim, l, 2);
     for (int t = 0; t < n; t++) {
-        const float *cr = ctx->rope_cos + (size_t)pos[t] * half;
-        const float *sr = ctx->rope_sin + (size_t)pos[t] * half;
+        const int *tb = b->tables ? b->tables[t] : contiguous;
+        const float *cr = ctx->rope_cos + (size_t)b->pos[t] * half;
+        const float *sr = ctx->rope_sin + (size_t)b->pos[t] * half;
         herd_rope(s->q + (size_t)t * dim, c->n_heads, hd, cr, sr, c->rope_layout);
         herd_rope(s->k + (size_t)t * kv_dim, c->n_kv_heads, hd, cr, sr, c->rope_layout);
-        memcpy(kc + (size_t)pos[t] * kv_dim, s->k + (size_t)t * kv_dim, kv_dim * sizeof(float));
-        memcpy(vc + (size_t)pos[t] * kv_dim, s->v + (size_t)t * kv_dim, kv_dim * sizeof(float));
+        size_t row = kv_row(ctx, tb, b->pos[t], kv_dim);
+        memcpy(kc + row, s->k + (size_t)t * kv_dim, kv_dim * sizeof(float));
+        memcpy(vc + row, s->v + (size_t)t * kv_dim, kv_dim * sizeof(float));
     }
     /* One task per (token, query head); head h reads kv head h / group. */
     int group = c->n_heads / c->n_kv_heads;
+    size_t block_stride = (size_t)ctx->block * kv_dim;
     #pragma omp parallel for collapse(2) schedule(static)
     for (int t = 0; t < n; t++)
         for (int h = 0; h < c->n_heads; h++) {
             float *scr = s->scores + (size_t)omp_get_thread_num() * ctx->n_ctx;
             size_t qo = (size_t)t * dim + (size_t)h * hd, ko = (size_t)(h / group) * hd;
-            herd_attention_head(s->att + qo, s->q + qo, kc + ko, vc + ko,
-                                pos[t] + 1, hd, kv_dim, scr);
+            herd_attention_head_paged(s->att + qo, s->q + qo, kc + ko, vc + ko,
+                                      b->tables ? b->tables[t] : contiguous, ctx->block,
+                                      block_stride, b->pos[t] + 1, hd, kv_dim, scr);
         }
     LINEAR(s->xb, s->att, L->wo, n, dim, dim, l, 3);
     for (size_t i = 0; i < (size_t)n * dim; i++)
@@ -87,51 +102,78 @@ static herd_status ffn(herd_context *ctx, int l, int n)
     return HERD_OK;
 }
 
-static herd_status check_input(const herd_context *ctx, const int *tokens,
-                               const int *pos, int n)
+static herd_status check_input(const herd_context *ctx, const herd_batch *b)
 {
-    if (n <= 0)
+    if (b->n <= 0)
         return herd_fail(HERD_E_ARG, "no tokens to evaluate");
-    for (int t = 0; t < n; t++) {
-        if (tokens[t] < 0 || tokens[t] >= ctx->m->cfg.vocab_size)
+    for (int t = 0; t < b->n; t++) {
+        if (b->tokens[t] < 0 || b->tokens[t] >= ctx->m->cfg.vocab_size)
             return herd_fail(HERD_E_RANGE, "token id %d outside the vocabulary of %d",
-                             tokens[t], ctx->m->cfg.vocab_size);
-        if (pos[t] < 0 || pos[t] >= ctx->n_ctx)
+                             b->tokens[t], ctx->m->cfg.vocab_size);
+        if (b->pos[t] < 0 || b->pos[t] >= ctx->n_ctx)
             return herd_fail(HERD_E_RANGE, "position %d outside the context of %d tokens",
-                             pos[t], ctx->n_ctx);
+                             b->pos[t], ctx->n_ctx);
+        if (!b->tables && ctx->n_blocks != 1)
+            return herd_fail(HERD_E_ARG, "a paged context needs block tables");
+        int blk = b->tables ? b->tables[t][b->pos[t] / ctx->block] : 0;
+        if (blk < 0 || blk >= ctx->n_blocks)
+            return herd_fail(HERD_E_RANGE, "KV block %d outside the pool of %d", blk,
+                             ctx->n_blocks);
     }
+    for (int i = 0; i < b->n_out; i++)
+        if (b->out[i] < 0 || b->out[i] >= b->n)
+            return herd_fail(HERD_E_RANGE, "logits row %d outside the batch of %d", b->out[i],
+                             b->n);
     return HERD_OK;
 }
 
-/* Logits of the rows [first, first + rows) of the final normed stream. */
-static herd_status output(herd_context *ctx, int first, int rows, float *logits)
+/* Logits of the given rows of the final normed stream (n_out rows). */
+static herd_status output(herd_context *ctx, const int *rows, int n_out, float *logits)
 {
     const herd_model *m = ctx->m;
     const herd_config *c = &m->cfg;
     const herd_tensor *w = c->tied_embeddings ? &m->w.tok_embeddings : &m->w.output;
     herd_scratch *s = &ctx->s;
-    rmsnorm_rows(s->xb, s->x + (size_t)first * c->dim, &m->w.output_norm, rows,
-                 c->dim, c->norm_eps);
-    return herd_linear(logits, s->xb, w, rows, c->dim, c->vocab_size, s->xq, s->tile);
+    for (int i = 0; i < n_out; i++)
+        herd_rmsnorm(s->xb + (size_t)i * c->dim, s->x + (size_t)rows[i] * c->dim,
+                     F32(m->w.output_norm), c->dim, c->norm_eps);
+    return herd_linear(logits, s->xb, w, n_out, c->dim, c->vocab_size, s->xq, s->tile);
+}
+
+herd_status herd_eval_batch(herd_context *ctx, const herd_batch *b, float *logits)
+{
+    const herd_config *c = &ctx->m->cfg;
+    HERD_TRY(check_input(ctx, b));
+    HERD_TRY(herd_context_reserve(ctx, b->n));
+    for (int t = 0; t < b->n; t++)
+        HERD_TRY(herd_embedding_row(ctx->s.x + (size_t)t * c->dim, &ctx->m->w.tok_embeddings,
+                                    b->tokens[t]));
+    for (int l = 0; l < c->n_layers; l++) {
+        HERD_TRY(attention(ctx, l, b));
+        HERD_TRY(ffn(ctx, l, b->n));
+    }
+    if (logits && b->n_out)
+        HERD_TRY(output(ctx, b->out, b->n_out, logits));
+    return HERD_OK;
 }
 
 static herd_status eval_at(herd_context *ctx, const int *tokens, const int *pos,
                            int n, float *logits, int all_logits)
 {
-    const herd_config *c = &ctx->m->cfg;
-    HERD_TRY(check_input(ctx, tokens, pos, n));
-    HERD_TRY(herd_context_reserve(ctx, n));
-    for (int t = 0; t < n; t++)
-        HERD_TRY(herd_embedding_row(ctx->s.x + (size_t)t * c->dim, &ctx->m->w.tok_embeddings,
-                                    tokens[t]));
-    for (int l = 0; l < c->n_layers; l++) {
-        HERD_TRY(attention(ctx, l, pos, n));
-        HERD_TRY(ffn(ctx, l, n));
+    int last = n - 1, *rows = &last, n_out = 1;
+    if (all_logits && n > 1) {
+        if (!(rows = malloc((size_t)n * sizeof *rows)))
+            return herd_fail(HERD_E_NOMEM, "out of memory");
+        for (n_out = 0; n_out < n; n_out++)
+            rows[n_out] = n_out;
     }
-    if (logits)
-        HERD_TRY(output(ctx, all_logits ? 0 : n - 1, all_logits ? n : 1, logits));
-    ctx->pos = pos[n - 1] + 1;
-    return HERD_OK;
+    herd_batch b = {n, tokens, pos, NULL, logits ? n_out : 0, rows};
+    herd_status st = herd_eval_batch(ctx, &b, logits);
+    if (rows != &last)
+        free(rows);
+    if (st == HERD_OK)
+        ctx->pos = pos[n - 1] + 1;
+    return st;
 }
 
 herd_status herd_eval(herd_context *ctx, const int *tokens, const int *pos,
@@ -162,7 +204,7 @@ herd_status herd_forward_nocache(const herd_model *m, const int *tokens, int n,
         HERD_TRY(herd_context_new(m, t + 1, &ctx));
         herd_status s = herd_eval(ctx, tokens, NULL, t + 1, NULL, 0);
         if (s == HERD_OK)
-            s = output(ctx, t, 1, logits + (size_t)t * V);
+            s = output(ctx, &t, 1, logits + (size_t)t * V);
         herd_context_free(ctx);
         HERD_TRY(s);
     }
