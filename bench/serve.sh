@@ -6,12 +6,13 @@
 # the serving issue's figure of merit (continuous batching should make it
 # well above 1).
 #   bench/serve.sh [MODEL]     Env: CLIENTS="1 4 8 16" MAX_TOKENS=64 THREADS=2 PORT=18555
+#                              SERVE_ARGS="-np 16" (more flags for herd serve)
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 herd=${HERD_BIN:-$here/build}/herd
 model=${1:-$here/models/herd-kjv.gguf}
 clients=${CLIENTS:-"1 4 8 16"} max=${MAX_TOKENS:-64} t=${THREADS:-2} port=${PORT:-18555}
-"$herd" serve -m "$model" --port "$port" -t "$t" 2>/dev/null & pid=$!
+"$herd" serve -m "$model" --port "$port" -t "$t" ${SERVE_ARGS:--np 16} 2>/dev/null & pid=$!
 trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null' EXIT
 for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/health" >/dev/null && break; sleep 0.1; done
 printf "herd serve, %s, %d threads, %d tokens per response\n" "$(basename "$model")" "$t" "$max"

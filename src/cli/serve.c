@@ -1,6 +1,6 @@
 /* herd serve: the OpenAI-compatible HTTP server (src/serve/) from the
  * command line. Runs until SIGINT or SIGTERM, then lets the running
- * request finish and exits 0. */
+ * requests finish and exits 0. */
 #include "cli/cli.h"
 #include "serve/server.h"
 #include <limits.h>
@@ -13,17 +13,30 @@
 static void serve_help(FILE *f)
 {
     fprintf(f,
-"usage: herd serve [-m MODEL] [--host HOST] [--port PORT] [-c N] [-t N] [--api-key KEY]\n"
-"Serves a model over HTTP with OpenAI's API, one request at a time:\n"
+"usage: herd serve [-m MODEL] [--host HOST] [--port PORT] [-c N] [-np N] [-t N]\n"
+"                  [--api-key KEY] [--kv-blocks N] [--block-size N] [-b N]\n"
+"Serves a model over HTTP with OpenAI's API to many clients at once:\n"
 "  POST /v1/completions, POST /v1/chat/completions (\"stream\": true for\n"
 "  Server-Sent Events), GET /v1/models, GET /health, GET /metrics (Prometheus),\n"
 "  POST /tokenize, POST /detokenize (as llama-server).\n"
-"SIGINT or SIGTERM stops it after the running request.\n\n"
+"Continuous batching: up to --parallel sequences are decoded together, one\n"
+"batched forward pass per step, requests joining and leaving at every step.\n"
+"Their K and V live in a paged cache of fixed-size blocks; sequences with the\n"
+"same prompt start share its blocks; a request waits in a queue while the\n"
+"batch or the pool is full.\n"
+"SIGINT or SIGTERM stops it after the running requests.\n\n"
 "  -m, --model PATH       GGUF file, llama2.c .bin, or Hugging Face folder\n"
 "                         (default: herd's own model, models/herd-kjv.gguf)\n"
 "  --host HOST            address to listen on (default 127.0.0.1)\n"
 "  --port PORT            port to listen on (default 8080)\n"
-"  -c, --ctx-size N       context size (default: the model's, at most 8192)\n"
+"  -c, --ctx-size N       most positions of one sequence, prompt and answer\n"
+"                         (default: the model's, at most 8192)\n"
+"  -np, --parallel N      most sequences decoded together (default 4)\n"
+"  --kv-blocks N          blocks in the KV pool (default: room for --parallel\n"
+"                         sequences of --ctx-size)\n"
+"  --block-size N         positions per KV block (default 16)\n"
+"  -b, --batch-size N     most tokens in one forward pass, prompt chunks\n"
+"                         included (default 512)\n"
 "  -t, --threads N        threads (default: all cores)\n"
 "  --api-key KEY          require \"Authorization: Bearer KEY\" (not on /health\n"
 "                         and /v1/models)\n"
@@ -48,7 +61,19 @@ static int parse(int argc, char **argv, herd_serve_opts *o, int *threads)
             if (!(v = cli_value(argc, argv, &i)) || !cli_int(a, v, 0, 65535, &o->port))
                 return 0;
         } else if (!strcmp(a, "-c") || !strcmp(a, "--ctx-size")) {
-            if (!(v = cli_value(argc, argv, &i)) || !cli_int(a, v, 1, 1 << 24, &o->n_ctx))
+            if (!(v = cli_value(argc, argv, &i)) || !cli_int(a, v, 2, 1 << 24, &o->eng.n_ctx))
+                return 0;
+        } else if (!strcmp(a, "-np") || !strcmp(a, "--parallel")) {
+            if (!(v = cli_value(argc, argv, &i)) || !cli_int(a, v, 1, 256, &o->eng.parallel))
+                return 0;
+        } else if (!strcmp(a, "--kv-blocks")) {
+            if (!(v = cli_value(argc, argv, &i)) || !cli_int(a, v, 1, 1 << 24, &o->eng.n_blocks))
+                return 0;
+        } else if (!strcmp(a, "--block-size")) {
+            if (!(v = cli_value(argc, argv, &i)) || !cli_int(a, v, 1, 4096, &o->eng.block))
+                return 0;
+        } else if (!strcmp(a, "-b") || !strcmp(a, "--batch-size")) {
+            if (!(v = cli_value(argc, argv, &i)) || !cli_int(a, v, 1, 1 << 16, &o->eng.batch))
                 return 0;
         } else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) {
             if (!(v = cli_value(argc, argv, &i)) || !cli_int(a, v, 1, 1024, threads))

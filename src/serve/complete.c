@@ -48,7 +48,6 @@ void herd_count_request(herd_server *s, const herd_engine_result *r)
     pthread_mutex_lock(&s->mu);
     s->tokens_in += (unsigned long long)r->n_prompt;
     s->tokens_out += (unsigned long long)r->n_gen;
-    s->last_tps = r->gen_s > 0 ? r->n_gen / r->gen_s : 0;
     pthread_mutex_unlock(&s->mu);
 }
 

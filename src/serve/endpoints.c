@@ -62,28 +62,55 @@ enum MHD_Result herd_ep_models(herd_server *s, struct MHD_Connection *c)
     return herd_reply_json(c, MHD_HTTP_OK, o);
 }
 
+/* One Prometheus metric: HELP, TYPE and its value. */
+static size_t metric(char *buf, size_t at, size_t cap, const char *name, const char *type,
+                     const char *help, double v)
+{
+    if (at >= cap)
+        return at;
+    int n = snprintf(buf + at, cap - at, "# HELP herd_%s %s\n# TYPE herd_%s %s\nherd_%s %.10g\n",
+                     name, help, name, type, name, v);
+    return n > 0 ? at + (size_t)n : at;
+}
+
 enum MHD_Result herd_ep_metrics(herd_server *s, struct MHD_Connection *c)
 {
-    char buf[1536];
+    char buf[4096];
+    size_t at = 0, cap = sizeof buf;
+    herd_engine_stats e;
+    herd_engine_stats_get(s->engine, &e);
     pthread_mutex_lock(&s->mu);
-    snprintf(buf, sizeof buf,
-             "# HELP herd_requests_total HTTP requests received.\n"
-             "# TYPE herd_requests_total counter\n"
-             "herd_requests_total %llu\n"
-             "# HELP herd_prompt_tokens_total Prompt tokens processed.\n"
-             "# TYPE herd_prompt_tokens_total counter\n"
-             "herd_prompt_tokens_total %llu\n"
-             "# HELP herd_tokens_predicted_total Tokens generated.\n"
-             "# TYPE herd_tokens_predicted_total counter\n"
-             "herd_tokens_predicted_total %llu\n"
-             "# HELP herd_predicted_tokens_seconds Generation speed of the last request in tokens/s.\n"
-             "# TYPE herd_predicted_tokens_seconds gauge\n"
-             "herd_predicted_tokens_seconds %.3f\n"
-             "# HELP herd_requests_processing Requests being handled now.\n"
-             "# TYPE herd_requests_processing gauge\n"
-             "herd_requests_processing %d\n",
-             s->requests, s->tokens_in, s->tokens_out, s->last_tps, s->in_flight);
+    at = metric(buf, at, cap, "requests_total", "counter", "HTTP requests received.",
+                (double)s->requests);
+    at = metric(buf, at, cap, "prompt_tokens_total", "counter", "Prompt tokens processed.",
+                (double)s->tokens_in);
+    at = metric(buf, at, cap, "tokens_predicted_total", "counter", "Tokens generated.",
+                (double)s->tokens_out);
+    at = metric(buf, at, cap, "requests_processing", "gauge", "Requests being handled now.",
+                s->in_flight);
     pthread_mutex_unlock(&s->mu);
+    at = metric(buf, at, cap, "predicted_tokens_seconds", "gauge",
+                "Tokens generated per second while the engine was busy.",
+                e.busy_s > 0 ? (double)e.generated / e.busy_s : 0);
+    at = metric(buf, at, cap, "requests_running", "gauge", "Sequences in the running batch.",
+                e.running);
+    at = metric(buf, at, cap, "requests_queued", "gauge",
+                "Requests waiting for room in the batch or the KV pool.", e.queued);
+    at = metric(buf, at, cap, "kv_blocks_used", "gauge", "KV cache blocks held by sequences.",
+                e.blocks_used);
+    at = metric(buf, at, cap, "kv_blocks_cached", "gauge",
+                "KV cache blocks held by none, kept for their prefix.", e.blocks_cached);
+    at = metric(buf, at, cap, "kv_blocks_total", "gauge", "KV cache blocks in the pool.",
+                e.blocks_total);
+    at = metric(buf, at, cap, "kv_block_size", "gauge", "Positions per KV cache block.",
+                e.block);
+    at = metric(buf, at, cap, "prefix_cache_tokens_total", "counter",
+                "Prompt tokens found in the prefix cache, not computed again.",
+                (double)e.cached_tokens);
+    at = metric(buf, at, cap, "batch_steps_total", "counter", "Batched forward passes.",
+                (double)e.steps);
+    metric(buf, at, cap, "batch_tokens_total", "counter", "Tokens in all batched forward passes.",
+           (double)e.batch_tokens);
     return herd_reply_text(c, MHD_HTTP_OK, "text/plain; version=0.0.4", buf);
 }
 

@@ -2,7 +2,7 @@
  * request's state, the reply helpers and the endpoints. */
 #ifndef HERD_SERVE_HTTP_H
 #define HERD_SERVE_HTTP_H
-#include "serve/engine.h"
+#include "infer/engine.h"
 #include "serve/server.h"
 #include "serve/text.h"
 #include <cjson/cJSON.h>
@@ -21,7 +21,6 @@ struct herd_server {
     pthread_cond_t idle;       /* signalled when in_flight drops */
     int in_flight;
     unsigned long long requests, tokens_in, tokens_out, seq;
-    double last_tps;
 };
 
 /* A completion request, parsed. */

@@ -168,7 +168,7 @@ herd_status herd_server_start(const herd_serve_opts *o, herd_server **out)
     s->api_key = o->api_key;
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->idle, NULL);
-    herd_status st = s->model_name ? herd_engine_new(o->model, o->n_ctx, &s->engine)
+    herd_status st = s->model_name ? herd_engine_new(o->model, &o->eng, &s->engine)
                                    : herd_fail(HERD_E_NOMEM, "out of memory");
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
                      MHD_USE_ITC | (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0);

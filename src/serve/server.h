@@ -3,13 +3,13 @@
  * stops accepting, lets the running requests finish and closes. */
 #ifndef HERD_SERVE_SERVER_H
 #define HERD_SERVE_SERVER_H
-#include "herd.h"
+#include "infer/engine.h"
 
 typedef struct {
     const char *model;     /* model path */
     const char *host;      /* "127.0.0.1" */
     int port;              /* 8080 */
-    int n_ctx;             /* 0: the model's, at most 8192 */
+    herd_engine_opts eng;  /* context, parallel sequences, KV blocks, batch */
     const char *api_key;   /* NULL: no key */
 } herd_serve_opts;
 
