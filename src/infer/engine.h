@@ -34,6 +34,7 @@ typedef struct {
     int n_cached;     /* of them, found in the prefix cache */
     int n_gen;        /* tokens handed to the callback */
     int hit_end;      /* stopped at EOS (or the end of a chat turn) */
+    int pool_waited;  /* waited in the queue for free KV blocks */
     double queue_s, prompt_s, gen_s;  /* waiting, to the first token, after it */
 } herd_engine_result;
 
@@ -41,6 +42,7 @@ typedef struct {
     int running, queued;                 /* sequences */
     int blocks_used, blocks_cached, blocks_total, block;
     unsigned long long steps, batch_tokens, cached_tokens, generated;
+    unsigned long long pool_waits;       /* requests that waited for free blocks */
     double busy_s;                       /* time spent in steps */
 } herd_engine_stats;
 

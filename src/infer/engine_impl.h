@@ -19,7 +19,7 @@ typedef struct herd_request {
     int n_table;               /* blocks held */
     int n_registered;          /* leading blocks offered to the prefix cache */
     int pending;               /* tokens in this step's batch */
-    int n_cached, done;
+    int n_cached, done, pool_waited;
     double t_admit, t_first, t_end;
     /* Shared, under the engine's lock. */
     int n_ready;               /* generated tokens the caller may read */

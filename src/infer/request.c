@@ -111,6 +111,7 @@ herd_status herd_engine_complete(herd_engine *e, const int *ids, int n,
     res->n_prompt = n;
     res->n_cached = r->n_cached;
     res->hit_end = r->hit_end;
+    res->pool_waited = r->pool_waited > 0;
     if (r->t_admit) {
         res->queue_s = r->t_admit - r->t_submit;
         res->prompt_s = r->t_first ? r->t_first - r->t_admit : r->t_end - r->t_admit;

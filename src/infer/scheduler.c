@@ -60,16 +60,9 @@ static void retire(herd_engine *e, int i)
     e->run[i] = e->run[--e->n_run];
 }
 
-/* Under the lock: cancelled out, queued in while they fit. */
-static void schedule(herd_engine *e)
+/* Under the lock: the stats that say how things stand now. */
+static void gauges(herd_engine *e)
 {
-    for (int i = e->n_run - 1; i >= 0; i--)
-        if (e->run[i]->cancel)
-            retire(e, i);
-    while (e->queue && e->n_run < e->o.parallel && admit(e, e->queue)) {
-        e->run[e->n_run++] = e->queue;
-        e->queue = e->queue->next;
-    }
     int queued = 0;
     for (herd_request *q = e->queue; q; q = q->next)
         queued++;
@@ -77,6 +70,37 @@ static void schedule(herd_engine *e)
     e->stats.queued = queued;
     e->stats.blocks_used = herd_kv_blocks_used(e->kb);
     e->stats.blocks_cached = herd_kv_blocks_cached(e->kb);
+}
+
+/* Under the lock: cancelled out, queued in while they fit. */
+static void schedule(herd_engine *e)
+{
+    for (int i = e->n_run - 1; i >= 0; i--)
+        if (e->run[i]->cancel)
+            retire(e, i);
+    for (herd_request **q = &e->queue; *q;) {
+        herd_request *r = *q;
+        if (!r->cancel) {
+            q = &r->next;
+            continue;
+        }
+        *q = r->next;   /* cancelled before it ran: nothing to give back */
+        r->finished = 1;
+        pthread_cond_signal(&r->cv);
+    }
+    e->queue_tail = NULL;
+    for (herd_request *q = e->queue; q; q = q->next)
+        e->queue_tail = q;
+    while (e->queue && e->n_run < e->o.parallel) {
+        if (!admit(e, e->queue)) {
+            if (!e->queue->pool_waited++)
+                e->stats.pool_waits++;
+            break;
+        }
+        e->run[e->n_run++] = e->queue;
+        e->queue = e->queue->next;
+    }
+    gauges(e);
 }
 
 /* Puts r's next tokens (at most room) in the batch; returns how many. */
@@ -165,6 +189,7 @@ static void publish(herd_engine *e, herd_status st)
         if (r->done)
             retire(e, i);
     }
+    gauges(e);
 }
 
 void *herd_engine_loop(void *arg)

@@ -4,12 +4,20 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* OpenAI's usage, and llama-server's timings (with the time queued). */
 static void add_usage(cJSON *o, const herd_engine_result *r)
 {
     cJSON *u = cJSON_AddObjectToObject(o, "usage");
     cJSON_AddNumberToObject(u, "prompt_tokens", r->n_prompt);
     cJSON_AddNumberToObject(u, "completion_tokens", r->n_gen);
     cJSON_AddNumberToObject(u, "total_tokens", r->n_prompt + r->n_gen);
+    cJSON *t = cJSON_AddObjectToObject(o, "timings");
+    cJSON_AddNumberToObject(t, "cache_n", r->n_cached);
+    cJSON_AddNumberToObject(t, "prompt_n", r->n_prompt - r->n_cached);
+    cJSON_AddNumberToObject(t, "prompt_ms", r->prompt_s * 1e3);
+    cJSON_AddNumberToObject(t, "predicted_n", r->n_gen);
+    cJSON_AddNumberToObject(t, "predicted_ms", r->gen_s * 1e3);
+    cJSON_AddNumberToObject(t, "queue_ms", r->queue_s * 1e3);
 }
 
 cJSON *herd_reply_object(herd_server *s, const herd_job *j, const char *text,

@@ -96,6 +96,8 @@ enum MHD_Result herd_ep_metrics(herd_server *s, struct MHD_Connection *c)
                 e.running);
     at = metric(buf, at, cap, "requests_queued", "gauge",
                 "Requests waiting for room in the batch or the KV pool.", e.queued);
+    at = metric(buf, at, cap, "kv_pool_waits_total", "counter",
+                "Requests that waited in the queue for free KV blocks.", (double)e.pool_waits);
     at = metric(buf, at, cap, "kv_blocks_used", "gauge", "KV cache blocks held by sequences.",
                 e.blocks_used);
     at = metric(buf, at, cap, "kv_blocks_cached", "gauge",
