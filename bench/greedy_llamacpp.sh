@@ -1,14 +1,29 @@
 #!/usr/bin/env bash
-# Same file, same greedy decoding: herd's token ids against llama.cpp's
-# (flash attention off, f32 KV cache) from BOS, N tokens.
+# Same file, same greedy decoding: herd against llama.cpp (flash attention
+# off, f32 KV cache) from BOS, N tokens. Issue 4's criterion: the same N
+# tokens in F32; in Q8_0 / Q4_0 the same tokens wherever llama.cpp's top two
+# logits are more than GAP (1e-2) apart.
 #   bench/greedy_llamacpp.sh [N=200]
+# Per model and type it prints two lines:
+#   free-running: herd run --temp 0 --ids against llama.cpp's greedy ids, and
+#     where they first part;
+#   teacher-forced: llama.cpp's greedy ids and, at each step, the gap between
+#     its two largest logits (bench/peer/llamacpp_margins.c); herd's argmax
+#     at every position after the same prefix (BOS + llama.cpp's ids so far,
+#     bench/peer/herd_argmax.c, one token at a time through the KV cache as
+#     herd decodes; TF=batch: one herd_eval of the whole sequence). Counted:
+#     steps, steps where llama.cpp's gap > GAP, how many of those herd's argmax
+#     equals, and equal steps overall. Exit status 1 when any step with a gap
+#     > GAP differs (the criterion fails), or when the F32 free-running ids
+#     differ.
 # Models: stories260K (../shared/models, a real trained checkpoint) turned
 # into GGUF by herd convert, with a synthetic 512-piece llama2.c tokenizer
 # (the real one is not available; greedy ids from BOS do not depend on the
-# pieces), and the random TinyLlama-shape models bench/llamacpp.sh writes
-# (f32, and q8_0 / q4_0 where ids may part where two logits are close: the
-# script prints where they first differ).
+# pieces), and the random TinyLlama-shape models bench/llamacpp.sh writes.
+# Both peer programs are compiled here into the bench cache (llama.cpp's
+# prebuilt libraries from shared/bench/setup-llamacpp.sh; herd's libherd.a).
 # Env: BENCH_DIR=~/.cache/herd-bench THREADS=2 TYPES="f32 q8_0 q4_0"
+#      GAP=1e-2 TF=step|batch HERD_BIN=build (folder of herd and libherd.a)
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 shared=${HERD_SHARED:-$here/../shared}
@@ -16,7 +31,28 @@ herd=${HERD_BIN:-$here/build}/herd
 dir=${BENCH_DIR:-$HOME/.cache/herd-bench}
 n=${1:-200} t=${THREADS:-2} types=${TYPES:-"f32 q8_0 q4_0"}
 mkdir -p "$dir"
-peer=$(bash "$shared/bench/setup-llamacpp.sh" "$dir/llamacpp" | tail -1)
+bash "$shared/bench/setup-llamacpp.sh" "$dir/llamacpp" >/dev/null # installs llama.cpp
+gap=${GAP:-1e-2} tf=${TF:-step}
+
+# llama.cpp's side, built as setup-llamacpp.sh builds llamacpp_bench.c.
+ldir="$dir/llamacpp"
+bins="$ldir/node_modules/@node-llama-cpp/linux-x64/bins/linux-x64"
+src="$ldir/llama.cpp-src"
+libllama=$(cd "$bins" && ls libllama.v*.so | head -1)
+libggml=$(cd "$bins" && ls libggml.v*.so | head -1)
+margins="$ldir/bin/llamacpp_margins"
+gcc -O2 -std=c11 -D_DEFAULT_SOURCE -I"$src/include" -I"$src/ggml/include" "$here/bench/peer/llamacpp_margins.c" \
+    -L"$bins" -l:"$libllama" -l:"$libggml" -l:libggml-base.so -Wl,-rpath,"$bins" -o "$margins"
+export PEER_LLAMACPP_BINS="$bins"
+
+# herd's side, against this build's libherd.a (rebuilt every run: it follows
+# the library).
+blas=/usr/lib/x86_64-linux-gnu/openblas-openmp/libopenblas.so.0
+if [ -f "$blas" ]; then blas="$blas -Wl,-rpath,$(dirname "$blas")"; else blas=$(pkg-config --libs openblas); fi
+argmax="$dir/herd_argmax"
+# shellcheck disable=SC2086
+gcc -O2 -std=c11 -D_GNU_SOURCE -I"$here/include" "$here/bench/peer/herd_argmax.c" "$(dirname "$herd")/libherd.a" \
+    -fopenmp $blas $(pkg-config --libs libcjson libpcre2-8 libmicrohttpd) -lm -o "$argmax"
 
 /usr/bin/python3 - "$dir/tok512.bin" <<'EOF'
 import struct, sys
@@ -29,23 +65,55 @@ with open(sys.argv[1], "wb") as f:
         f.write(struct.pack("<fi", -float(i), len(b)) + b)
 EOF
 
-compare() { # name model
-  local h l
+fail=0
+compare() { # name model type
+  local tmp h l i
+  tmp=$(mktemp -d)
+  "$margins" -m "$2" -n "$n" -t "$t" -fa off -kv f32 > "$tmp/l" 2>"$tmp/lerr" || { cat "$tmp/lerr" >&2; echo "$1: llama.cpp failed"; fail=1; rm -rf "$tmp"; return; }
+  # Free running.
   h=$("$herd" run -m "$2" --temp 0 -n "$n" --ids -t "$t" 2>/dev/null)
-  l=$("$peer" -m "$2" -gen "$n" -fa off -kv f32 -t "$t" 2>/dev/null | sed -n 's/^ids=//p')
+  l=$(awk 'NR > 1 { printf "%s%s", (NR > 2 ? " " : ""), $2 }' "$tmp/l")
   if [ "$h" = "$l" ]; then
-    echo "$1: the same $n greedy ids"
+    echo "$1: free-running: the same $n greedy ids"
   else
-    local i=1
+    i=1
     while [ "$(echo "$h" | cut -d' ' -f$i)" = "$(echo "$l" | cut -d' ' -f$i)" ]; do i=$((i + 1)); done
-    echo "$1: ids equal up to token $((i - 1)) of $n, then herd $(echo "$h" | cut -d' ' -f$i), llama.cpp $(echo "$l" | cut -d' ' -f$i)"
+    echo "$1: free-running: ids equal up to token $((i - 1)) of $n, then herd $(echo "$h" | cut -d' ' -f$i), llama.cpp $(echo "$l" | cut -d' ' -f$i)"
+    [ "$3" = f32 ] && fail=1
   fi
+  # Teacher forced: BOS and llama.cpp's ids but the last.
+  { sed -n 's/^bos=//p' "$tmp/l"; awk -v n="$n" 'NR > 1 && NR <= n { print $2 }' "$tmp/l"; } |
+    "$argmax" -m "$2" -t "$t" $([ "$tf" = batch ] && echo --batch) > "$tmp/h" 2>"$tmp/herr" ||
+    { cat "$tmp/herr" >&2; echo "$1: herd_argmax failed"; fail=1; rm -rf "$tmp"; return; }
+  if ! awk -v gap="$gap" -v name="$1" -v tf="$tf" '
+      BEGIN { n = 0 }
+      FNR == NR { if (FNR > 1) { lid[n] = $2; lgap[n] = $3; n++ }; next }
+      { hid[$1] = $2 }
+      END {
+        for (i = 0; i < n; i++) {
+          same += hid[i] == lid[i]
+          if (lgap[i] + 0 > gap + 0) {
+            big++; bigsame += hid[i] == lid[i]
+            if (hid[i] != lid[i]) miss = miss (miss == "" ? "" : ",") i
+          }
+          else if (hid[i] != lid[i]) tie = tie (tie == "" ? "" : ",") i
+        }
+        ok = bigsame == big && n > 0
+        printf("%s: teacher-forced (%s): %d steps, %d with llama.cpp gap > %s, herd argmax equal on %d of them; equal on %d of %d overall%s -> %s\n",
+               name, tf, n, big, gap, bigsame, same, n, tie == "" ? "" : " (differs at near-ties: steps " tie ")",
+               ok ? "PASS" : "FAIL (steps " miss ")")
+        exit !ok
+      }' "$tmp/l" "$tmp/h"; then
+    fail=1
+  fi
+  rm -rf "$tmp"
 }
 
 s="$dir/stories260K-f32.gguf"
 "$herd" convert -m "$shared/models/stories260K.bin" -z "$dir/tok512.bin" -o "$s" --force -q
-compare "stories260K f32" "$s"
+compare "stories260K f32" "$s" f32
 for ty in $types; do
   m="$dir/tinyllama-$ty.gguf"
-  [ -f "$m" ] && compare "tinyllama $ty" "$m" || echo "tinyllama $ty: $m missing (bench/llamacpp.sh writes it)"
+  if [ -f "$m" ]; then compare "tinyllama $ty" "$m" "$ty"; else echo "tinyllama $ty: $m missing (bench/llamacpp.sh writes it)"; fail=1; fi
 done
+exit $fail
