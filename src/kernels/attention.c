@@ -1,4 +1,5 @@
 #include "kernels/kernels.h"
+#include <cblas.h>
 #include <math.h>
 #include <string.h>
 
@@ -75,4 +76,21 @@ void herd_attention_head_paged(float *out, const float *q, const float *k, const
                 out[i] += a * vt[i];
         }
     }
+}
+
+void herd_attention_prefill(float *out, const float *q, const float *k, const float *v,
+                            int n, int p0, int head_dim, int q_stride, int kv_stride,
+                            float *scores)
+{
+    int L = p0 + n;
+    float scale = 1.0f / sqrtf((float)head_dim);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, L, head_dim, scale, q, q_stride, k,
+                kv_stride, 0.0f, scores, L);
+    for (int t = 0; t < n; t++) {
+        float *row = scores + (size_t)t * L;
+        herd_softmax(row, p0 + t + 1);
+        memset(row + p0 + t + 1, 0, (size_t)(n - t - 1) * sizeof *row);
+    }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, head_dim, L, 1.0f, scores, L, v,
+                kv_stride, 0.0f, out, q_stride);
 }

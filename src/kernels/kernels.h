@@ -41,6 +41,15 @@ void herd_attention_head_paged(float *out, const float *q, const float *k, const
                                const int *blocks, int block, size_t block_stride,
                                int n_keys, int head_dim, int kv_stride, float *scratch);
 
+/* Causal attention of n consecutive query tokens at positions p0..p0+n-1
+ * of one sequence, for one head, over its keys 0..p0+n-1 (rows kv_stride
+ * apart; q and out rows q_stride apart): a prompt's attention as two sgemm
+ * calls over the [n][p0 + n] score block (scores: that many floats),
+ * single-threaded. Its twin: herd_attention_head for each query. */
+void herd_attention_prefill(float *out, const float *q, const float *k, const float *v,
+                            int n, int p0, int head_dim, int q_stride, int kv_stride,
+                            float *scores);
+
 /* Causal grouped-query attention of one query token over cache positions
  * 0..n_keys-1. q: [n_heads][head_dim]; k_cache, v_cache: [pos][n_kv_heads *
  * head_dim]; out: [n_heads][head_dim]; scratch: n_keys floats. Query head h

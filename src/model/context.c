@@ -71,6 +71,7 @@ static void scratch_free(herd_scratch *s)
 {
     free(s->x); free(s->xb); free(s->q); free(s->k); free(s->v);
     free(s->att); free(s->h1); free(s->h3); free(s->scores); free(s->xq); free(s->tile);
+    free(s->prefill);
     *s = (herd_scratch){0};
 }
 
@@ -84,6 +85,14 @@ void herd_context_free(herd_context *ctx)
     free(ctx->rope_cos);
     free(ctx->rope_sin);
     free(ctx);
+}
+
+/* Query rows per prompt-attention chunk: up to 256, and score blocks of at
+ * most 4M floats per thread. */
+int herd_prefill_rows(int n_ctx)
+{
+    int r = (1 << 22) / n_ctx;
+    return r < 1 ? 1 : r > 256 ? 256 : r;
 }
 
 /* Grows the scratch buffers to hold n tokens. */
@@ -109,8 +118,11 @@ herd_status herd_context_reserve(herd_context *ctx, int n)
     int64_t max_in = c->dim > c->hidden_dim ? c->dim : c->hidden_dim;
     s->xq = malloc((size_t)HERD_LINEAR_BLOCK_ROWS * herd_linear_xq_bytes(max_in));
     s->tile = malloc(herd_linear_tile_floats(max_in) * sizeof(float));
+    if (cap >= HERD_PREFILL_MIN)
+        s->prefill = malloc((size_t)threads * herd_prefill_rows(ctx->n_ctx) * ctx->n_ctx *
+                            sizeof(float));
     if (!s->x || !s->xb || !s->q || !s->att || !s->k || !s->v || !s->h1 ||
-        !s->h3 || !s->scores || !s->xq || !s->tile) {
+        !s->h3 || !s->scores || !s->xq || !s->tile || (cap >= HERD_PREFILL_MIN && !s->prefill)) {
         scratch_free(s);
         ctx->n_threads = 0;
         return herd_fail(HERD_E_NOMEM, "out of memory for a batch of %d tokens", n);

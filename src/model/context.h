@@ -13,9 +13,17 @@ typedef struct {
     float *att;           /* [cap][dim] attention output */
     float *h1, *h3;       /* [cap][hidden_dim] */
     float *scores;        /* [threads][n_ctx] */
+    float *prefill;       /* [threads][herd_prefill_rows][n_ctx] score blocks of a
+                           * prompt's attention, when cap >= HERD_PREFILL_MIN */
     void *xq;             /* [cap] activation rows quantized for block weights */
     float *tile;          /* weight rows widened for sgemm (model/linear.h) */
 } herd_scratch;
+
+/* A batch of at least this many consecutive tokens of one sequence takes
+ * its attention through sgemm (herd_attention_prefill), in chunks of
+ * herd_prefill_rows queries. */
+#define HERD_PREFILL_MIN 16
+int herd_prefill_rows(int n_ctx);
 
 struct herd_context {
     const herd_model *m;

@@ -33,6 +33,51 @@ static void rmsnorm_rows(float *out, const float *x, const herd_tensor *w,
         herd_rmsnorm(out + (size_t)t * dim, x + (size_t)t * dim, F32(*w), dim, eps);
 }
 
+/* x += wo . att: the attention block's output projection. */
+static herd_status attention_out(herd_context *ctx, int l, int n)
+{
+    const herd_config *c = &ctx->m->cfg;
+    herd_scratch *s = &ctx->s;
+    LINEAR(s->xb, s->att, ctx->m->w.layers[l].wo, n, c->dim, c->dim, l, 3);
+    for (size_t i = 0; i < (size_t)n * c->dim; i++)
+        s->x[i] += s->xb[i];
+    return HERD_OK;
+}
+
+/* A prompt: enough consecutive tokens of one sequence in a contiguous cache. */
+static int is_prompt(const herd_context *ctx, const herd_batch *b)
+{
+    if (b->tables || b->n < HERD_PREFILL_MIN || !ctx->s.prefill)
+        return 0;
+    for (int t = 1; t < b->n; t++)
+        if (b->pos[t] != b->pos[0] + t)
+            return 0;
+    return 1;
+}
+
+/* A prompt's attention: per (chunk of queries, head), two sgemm calls over
+ * the chunk's score block. */
+static herd_status prompt_attention(herd_context *ctx, int l, int n, int p0, const float *kc,
+                                    const float *vc)
+{
+    const herd_config *c = &ctx->m->cfg;
+    herd_scratch *s = &ctx->s;
+    int dim = c->dim, hd = dim / c->n_heads, kv_dim = hd * c->n_kv_heads;
+    int group = c->n_heads / c->n_kv_heads, rows = herd_prefill_rows(ctx->n_ctx);
+    int chunks = (n + rows - 1) / rows;
+    size_t per_thread = (size_t)rows * ctx->n_ctx;
+    #pragma omp parallel for collapse(2) schedule(dynamic, 1)
+    for (int ch = 0; ch < chunks; ch++)
+        for (int h = 0; h < c->n_heads; h++) {
+            int t0 = ch * rows, m = n - t0 < rows ? n - t0 : rows;
+            size_t qo = (size_t)t0 * dim + (size_t)h * hd, ko = (size_t)(h / group) * hd;
+            herd_attention_prefill(s->att + qo, s->q + qo, kc + ko, vc + ko, m, p0 + t0, hd,
+                                   dim, kv_dim,
+                                   s->prefill + (size_t)omp_get_thread_num() * per_thread);
+        }
+    return attention_out(ctx, l, n);
+}
+
 /* Row of position p of the sequence with block table tb in layer l's cache. */
 static size_t kv_row(const herd_context *ctx, const int *tb, int p, int kv_dim)
 {
@@ -70,6 +115,8 @@ static herd_status attention(herd_context *ctx, int l, const herd_batch *b)
     /* One task per (token, query head); head h reads kv head h / group. */
     int group = c->n_heads / c->n_kv_heads;
     size_t block_stride = (size_t)ctx->block * kv_dim;
+    if (is_prompt(ctx, b))
+        return prompt_attention(ctx, l, b->n, b->pos[0], kc, vc);
     #pragma omp parallel for collapse(2) schedule(static)
     for (int t = 0; t < n; t++)
         for (int h = 0; h < c->n_heads; h++) {
@@ -79,10 +126,7 @@ static herd_status attention(herd_context *ctx, int l, const herd_batch *b)
                                       b->tables ? b->tables[t] : contiguous, ctx->block,
                                       block_stride, b->pos[t] + 1, hd, kv_dim, scr);
         }
-    LINEAR(s->xb, s->att, L->wo, n, dim, dim, l, 3);
-    for (size_t i = 0; i < (size_t)n * dim; i++)
-        s->x[i] += s->xb[i];
-    return HERD_OK;
+    return attention_out(ctx, l, n);
 }
 
 /* SwiGLU feed-forward: x += w2(silu(w1 xb) * w3 xb). */

@@ -1,5 +1,6 @@
 /* Paged attention against its contiguous scalar twin: the same positions
- * scattered over blocks in a shuffled order give the same output. */
+ * scattered over blocks in a shuffled order give the same output. A
+ * prompt's attention through sgemm against the twin run for each query. */
 #include "herd.h"
 #include "kernels/kernels.h"
 #include "test.h"
@@ -46,8 +47,35 @@ static void check_paged(int n_keys, int block, int head_dim)
     free(k); free(v); free(pk); free(pv);
 }
 
+static void check_prefill(int n, int p0, int head_dim)
+{
+    int L = p0 + n, stride = 2 * head_dim, qs = 3 * head_dim;
+    float *k = malloc(sizeof(float) * L * stride), *v = malloc(sizeof(float) * L * stride);
+    float *q = malloc(sizeof(float) * n * qs), *o1 = calloc((size_t)n * qs, sizeof(float));
+    float *o2 = calloc((size_t)n * qs, sizeof(float)), *scr = malloc(sizeof(float) * n * L);
+    for (int i = 0; i < L * stride; i++)
+        k[i] = frand(), v[i] = frand();
+    for (int i = 0; i < n * qs; i++)
+        q[i] = 2 * frand();
+    herd_attention_prefill(o1, q, k, v, n, p0, head_dim, qs, stride, scr);
+    for (int t = 0; t < n; t++)
+        herd_attention_head(o2 + (size_t)t * qs, q + (size_t)t * qs, k, v, p0 + t + 1, head_dim,
+                            stride, scr);
+    int bad = 0;
+    for (int t = 0; t < n; t++)
+        for (int i = 0; i < head_dim; i++)
+            bad += !test_close(o1[(size_t)t * qs + i], o2[(size_t)t * qs + i], 1e-5f);
+    CHECK_MSG(bad == 0, "prefill attention n=%d p0=%d hd=%d: %d values differ", n, p0, head_dim,
+              bad);
+    free(k); free(v); free(q); free(o1); free(o2); free(scr);
+}
+
 int main(void)
 {
+    check_prefill(1, 0, 8);
+    check_prefill(37, 0, 48);
+    check_prefill(20, 45, 64);
+    check_prefill(300, 7, 128);
     check_paged(1, 4, 8);
     check_paged(13, 4, 48);
     check_paged(16, 16, 64);
