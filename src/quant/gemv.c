@@ -1,0 +1,75 @@
+/* The few-token products (gemv.h): the kernel for the active SIMD level,
+ * the activations laid out once per call, and one OpenMP region per call
+ * in which the threads take chunks of contiguous rows in turn. */
+#include "quant/gemv.h"
+#include "quant/quant_impl.h"
+#include <omp.h>
+
+/* Below this many weight values times tokens a product runs on one thread. */
+#define PARALLEL_MIN (1 << 16)
+/* Chunks of rows start at multiples of this many rows (the kernels' tile). */
+#define ROW_ALIGN 16
+#define CHUNKS_PER_THREAD 4
+
+herd_gemv_kernel herd_gemv_kernel_at(herd_qtype wtype, herd_simd_level l)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    if (l >= HERD_SIMD_AVX512VNNI && wtype == HERD_QTYPE_Q4_0)
+        return herd_gemv_q4_0_avx512vnni;
+    if (l >= HERD_SIMD_AVX512VNNI && wtype == HERD_QTYPE_Q8_0)
+        return herd_gemv_q8_0_avx512vnni;
+    if (l >= HERD_SIMD_AVX512 && wtype == HERD_QTYPE_F16)
+        return herd_gemv_f16_avx512;
+    if (l >= HERD_SIMD_AVX512 && wtype == HERD_QTYPE_F32)
+        return herd_gemv_f32_avx512;
+#endif
+    if (l != HERD_SIMD_SCALAR)
+        return NULL;
+    switch (wtype) {
+    case HERD_QTYPE_Q4_0: return herd_gemv_q4_0_scalar;
+    case HERD_QTYPE_Q8_0: return herd_gemv_q8_0_scalar;
+    case HERD_QTYPE_F16: return herd_gemv_f16_scalar;
+    case HERD_QTYPE_F32: return herd_gemv_f32_scalar;
+    default: return NULL;
+    }
+}
+
+void herd_gemv_prepare(herd_qtype wtype, const float *x, int64_t cols, void *xa)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    if (herd_simd_active() >= HERD_SIMD_AVX512) {
+        herd_gemv_prepare_avx512(wtype, x, cols, xa);
+        return;
+    }
+#endif
+    herd_gemv_prepare_scalar(wtype, x, cols, xa);
+}
+
+int herd_gemv(float *y, const void *w, herd_qtype wtype, const float *x, int64_t rows,
+              int64_t cols, int n, void *scratch)
+{
+    const herd_simd_level l = herd_simd_active();
+    const herd_gemv_kernel k = l == HERD_SIMD_SCALAR ? NULL : herd_gemv_kernel_at(wtype, l);
+    const size_t xs = herd_gemv_act_bytes(wtype, cols), wrow = herd_qrow_bytes(wtype, cols);
+    if (!k || !xs || !wrow || n < 1 || n > HERD_GEMV_MAX_TOKENS || rows < 1)
+        return 0;
+    const void *xa = x;
+    if (wtype == HERD_QTYPE_Q4_0 || wtype == HERD_QTYPE_Q8_0) {
+        for (int t = 0; t < n; t++)
+            herd_gemv_prepare(wtype, x + (size_t)t * cols, cols, (char *)scratch + t * xs);
+        xa = scratch;
+    }
+    const char *wp = w;
+    const int threads = rows * cols * n >= PARALLEL_MIN ? omp_get_max_threads() : 1;
+    /* About CHUNKS_PER_THREAD chunks a thread, taken in turn, so that a
+     * thread slowed by another process leaves its share to the others. */
+    int64_t chunk = (rows + threads * CHUNKS_PER_THREAD - 1) / (threads * CHUNKS_PER_THREAD);
+    chunk = (chunk + ROW_ALIGN - 1) / ROW_ALIGN * ROW_ALIGN;
+    const int64_t chunks = (rows + chunk - 1) / chunk;
+    #pragma omp parallel for num_threads(threads) schedule(dynamic, 1)
+    for (int64_t c = 0; c < chunks; c++) {
+        const int64_t r0 = c * chunk, r1 = r0 + chunk < rows ? r0 + chunk : rows;
+        k(y + r0, rows, wp + (size_t)r0 * wrow, wrow, xa, xs, r1 - r0, cols, n);
+    }
+    return 1;
+}

@@ -1,0 +1,155 @@
+/* The activation layout of the few-token products (gemv.h) and the plain
+ * scalar twins of their kernels, which the SIMD ones are tested against. */
+#include "quant/gemv.h"
+#include "quant/quant_impl.h"
+#include "base/half.h"
+#include <math.h>
+
+size_t herd_gemv_act_bytes(herd_qtype wtype, int64_t cols)
+{
+    if (cols <= 0)
+        return 0;
+    switch (wtype) {
+    case HERD_QTYPE_Q4_0:
+        if (cols % (HERD_QK8_0 * HERD_GEMV_Q4_0_GROUP))
+            return 0;
+        return (size_t)(cols / (HERD_QK8_0 * HERD_GEMV_Q4_0_GROUP)) * sizeof(herd_gemv_q4_0_act);
+    case HERD_QTYPE_Q8_0:
+        if (cols % (HERD_QK8_0 * HERD_GEMV_Q8_0_GROUP))
+            return 0;
+        return (size_t)(cols / (HERD_QK8_0 * HERD_GEMV_Q8_0_GROUP)) * sizeof(herd_gemv_q8_0_act);
+    case HERD_QTYPE_F32:
+    case HERD_QTYPE_F16:
+        return (size_t)cols * sizeof(float);
+    default:
+        return 0;
+    }
+}
+
+/* One block of 32 activations to Q8_0 as herd_quantize_activation does
+ * (llama.cpp's CPU quantize_row_q8_0): its quants, scale and quant sum. */
+static float q8_block(const float *x, int8_t q[HERD_QK8_0], int *sum)
+{
+    float amax = 0.0f;
+    for (int j = 0; j < HERD_QK8_0; j++)
+        amax = fmaxf(amax, fabsf(x[j]));
+    const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
+    int s = 0;
+    for (int j = 0; j < HERD_QK8_0; j++) {
+        q[j] = (int8_t)nearbyintf(x[j] * id); /* |x * id| <= 127 */
+        s += q[j];
+    }
+    *sum = s;
+    return herd_f16_to_f32(herd_f32_to_f16(amax / 127.0f));
+}
+
+static void prepare_q4_0(const float *x, int64_t cols, herd_gemv_q4_0_act *a)
+{
+    for (int64_t g = 0; g < cols / 128; g++, a++) {
+        memset(a, 0, sizeof *a);
+        for (int k = 0; k < 4; k++) {
+            int8_t q[HERD_QK8_0];
+            int s;
+            float d = q8_block(x + 128 * g + 32 * k, q, &s);
+            memcpy(a->lo + 16 * k, q, 16);
+            memcpy(a->hi + 16 * k, q + 16, 16);
+            a->corr[4 * k] = -8 * s;
+            for (int l = 0; l < 4; l++)
+                a->d[4 * k + l] = d;
+        }
+    }
+}
+
+static void prepare_q8_0(const float *x, int64_t cols, herd_gemv_q8_0_act *a)
+{
+    for (int64_t g = 0; g < cols / 64; g++, a++) {
+        memset(a, 0, sizeof *a);
+        for (int k = 0; k < 2; k++) {
+            int s;
+            float d = q8_block(x + 64 * g + 32 * k, a->qs + 32 * k, &s);
+            a->corr[8 * k] = -128 * s;
+            for (int l = 0; l < 8; l++)
+                a->d[8 * k + l] = d;
+        }
+    }
+}
+
+void herd_gemv_prepare_scalar(herd_qtype wtype, const float *x, int64_t cols, void *xa)
+{
+    if (wtype == HERD_QTYPE_Q4_0)
+        prepare_q4_0(x, cols, xa);
+    else if (wtype == HERD_QTYPE_Q8_0)
+        prepare_q8_0(x, cols, xa);
+    else
+        memcpy(xa, x, (size_t)cols * sizeof(float));
+}
+
+void herd_gemv_q4_0_scalar(float *y, int64_t ys, const void *w, size_t wrow, const void *xa,
+                           size_t xs, int64_t rows, int64_t cols, int n)
+{
+    for (int t = 0; t < n; t++)
+        for (int64_t r = 0; r < rows; r++) {
+            const herd_block_q4_0 *b = (const herd_block_q4_0 *)((const char *)w + r * wrow);
+            const herd_gemv_q4_0_act *a =
+                (const herd_gemv_q4_0_act *)((const char *)xa + t * xs);
+            float acc = 0.0f;
+            for (int64_t i = 0; i < cols / 32; i++, b++) {
+                const herd_gemv_q4_0_act *g = a + i / 4;
+                const int k = (int)(i % 4);
+                int s = g->corr[4 * k];
+                for (int j = 0; j < 16; j++)
+                    s += (b->qs[j] & 15) * g->lo[16 * k + j] + (b->qs[j] >> 4) * g->hi[16 * k + j];
+                acc += herd_f16_to_f32(b->d) * g->d[4 * k] * (float)s;
+            }
+            y[t * ys + r] = acc;
+        }
+}
+
+void herd_gemv_q8_0_scalar(float *y, int64_t ys, const void *w, size_t wrow, const void *xa,
+                           size_t xs, int64_t rows, int64_t cols, int n)
+{
+    for (int t = 0; t < n; t++)
+        for (int64_t r = 0; r < rows; r++) {
+            const herd_block_q8_0 *b = (const herd_block_q8_0 *)((const char *)w + r * wrow);
+            const herd_gemv_q8_0_act *a =
+                (const herd_gemv_q8_0_act *)((const char *)xa + t * xs);
+            float acc = 0.0f;
+            for (int64_t i = 0; i < cols / 32; i++, b++) {
+                const herd_gemv_q8_0_act *g = a + i / 2;
+                const int k = (int)(i % 2);
+                int s = g->corr[8 * k];
+                for (int j = 0; j < 32; j++)
+                    s += (b->qs[j] + 128) * g->qs[32 * k + j];
+                acc += herd_f16_to_f32(b->d) * g->d[8 * k] * (float)s;
+            }
+            y[t * ys + r] = acc;
+        }
+}
+
+void herd_gemv_f16_scalar(float *y, int64_t ys, const void *w, size_t wrow, const void *xa,
+                          size_t xs, int64_t rows, int64_t cols, int n)
+{
+    for (int t = 0; t < n; t++)
+        for (int64_t r = 0; r < rows; r++) {
+            const uint16_t *wr = (const uint16_t *)((const char *)w + r * wrow);
+            const float *x = (const float *)((const char *)xa + t * xs);
+            float acc = 0.0f;
+            for (int64_t i = 0; i < cols; i++)
+                acc += herd_f16_to_f32(wr[i]) * x[i];
+            y[t * ys + r] = acc;
+        }
+}
+
+void herd_gemv_f32_scalar(float *y, int64_t ys, const void *w, size_t wrow, const void *xa,
+                          size_t xs, int64_t rows, int64_t cols, int n)
+{
+    for (int t = 0; t < n; t++)
+        for (int64_t r = 0; r < rows; r++) {
+            const float *wr = (const float *)((const char *)w + r * wrow);
+            const float *x = (const float *)((const char *)xa + t * xs);
+            float acc = 0.0f;
+            for (int64_t i = 0; i < cols; i++)
+                acc += wr[i] * x[i];
+            y[t * ys + r] = acc;
+        }
+}
