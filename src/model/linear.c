@@ -1,5 +1,7 @@
 /* y = x W^T for a weight W [out][in] in any type herd runs, over n rows of
  * x at once:
+ *  - F32, F16, Q8_0, Q4_0 with at most 8 rows (generation), where the CPU
+ *    has the kernels: quant/gemv.h, each weight row read once for all rows;
  *  - F32: BLAS sgemm (n > 1) or the threaded matvec (n = 1);
  *  - a type with a block dot product (Q4_0, Q8_0, Q4_K, Q6_K), few rows:
  *    the activations are quantized to 8 bits once and multiplied with the
@@ -9,6 +11,8 @@
 #include "model/linear.h"
 #include "base/error.h"
 #include "kernels/kernels.h"
+#include "quant/qgemm.h"
+#include "quant/gemv.h"
 #include "quant/quant.h"
 #include <cblas.h>
 #include <stdint.h>
@@ -61,11 +65,26 @@ static herd_status tiled(float *y, const float *x, const herd_tensor *w, int n, 
 herd_status herd_linear(float *y, const float *x, const herd_tensor *w, int n, int in, int out,
                         void *xq, float *tile)
 {
+    /* A few tokens (generation): each weight row read once for all of them. */
+    if (n <= HERD_LINEAR_BLOCK_ROWS && n <= HERD_GEMV_MAX_TOKENS &&
+        herd_gemv_act_bytes((herd_qtype)w->type, in) <= herd_linear_xq_bytes(in) &&
+        herd_gemv(y, w->data, (herd_qtype)w->type, x, out, in, n, xq))
+        return HERD_OK;
     if (w->type == HERD_TYPE_F32) {
         herd_matmul(y, x, w->data, n, in, out);
         return HERD_OK;
     }
     const herd_qtraits *q = herd_qtraits_get((herd_qtype)w->type);
+    const size_t tile_bytes = herd_linear_tile_floats(in) * sizeof(float);
+    if (n > HERD_LINEAR_BLOCK_ROWS && herd_qgemm_best() >= 0 &&
+        herd_qgemm_fits((herd_qtype)w->type, out, in) &&
+        herd_qgemm_min_scratch((herd_qtype)w->type, in) + 64 <= tile_bytes)
+        return herd_qgemm(y, x, w->data, (herd_qtype)w->type, out, in, n, tile, tile_bytes,
+                          (herd_qgemm_kernel)herd_qgemm_best());
+    if (n > HERD_LINEAR_BLOCK_ROWS && herd_hgemm_available(HERD_QGEMM_AMX) &&
+        herd_hgemm_fits((herd_qtype)w->type, out, in) &&
+        herd_hgemm_min_scratch(in) + 64 <= tile_bytes)
+        return herd_hgemm(y, x, w->data, out, in, n, tile, tile_bytes, HERD_QGEMM_AMX);
     if (!q || !q->vec_dot || n > HERD_LINEAR_BLOCK_ROWS)
         return tiled(y, x, w, n, in, out, tile);
     size_t xrow = herd_activation_bytes((herd_qtype)w->type, in);
