@@ -6,8 +6,11 @@
  *  - a type with a block dot product (Q4_0, Q8_0, Q4_K, Q6_K), few rows:
  *    the activations are quantized to 8 bits once and multiplied with the
  *    blocks directly, as llama.cpp does;
- *  - otherwise (F16/BF16, or a prompt): tiles of W are widened to float32
- *    and multiplied with sgemm, so no whole matrix is ever copied. */
+ *  - a prompt (more than 8 rows) on a CPU with AMX: block types through
+ *    8-bit tiles with the activations quantized as above (quant/qgemm.h),
+ *    F16 through bfloat16 tiles with split operands;
+ *  - otherwise (BF16, or no AMX): tiles of W are widened to float32 and
+ *    multiplied with sgemm, so no whole matrix is ever copied. */
 #include "model/linear.h"
 #include "base/error.h"
 #include "kernels/kernels.h"
