@@ -68,26 +68,28 @@ static herd_status tiled(float *y, const float *x, const herd_tensor *w, int n, 
 herd_status herd_linear(float *y, const float *x, const herd_tensor *w, int n, int in, int out,
                         void *xq, float *tile)
 {
+    const herd_qtype ty = (herd_qtype)w->type;
+    const size_t tile_bytes = herd_linear_tile_floats(in) * sizeof(float);
+    int big = n > HERD_LINEAR_BLOCK_ROWS; /* a prompt: AMX where the CPU has it */
+    int amx_q = big && herd_qgemm_best() >= 0 && herd_qgemm_fits(ty, out, in) &&
+                herd_qgemm_min_scratch(ty, in) + 64 <= tile_bytes;
+    int amx_h = big && !amx_q && herd_hgemm_available(HERD_QGEMM_AMX) &&
+                herd_hgemm_fits(ty, out, in) && herd_hgemm_min_scratch(in) + 64 <= tile_bytes;
     /* A few tokens (generation): each weight row read once for all of them. */
-    if (n <= HERD_LINEAR_BLOCK_ROWS && n <= HERD_GEMV_MAX_TOKENS &&
-        herd_gemv_act_bytes((herd_qtype)w->type, in) <= herd_linear_xq_bytes(in) &&
-        herd_gemv(y, w->data, (herd_qtype)w->type, x, out, in, n, xq))
+    if (!amx_q && !amx_h && n <= HERD_LINEAR_BLOCK_ROWS && n <= HERD_GEMV_MAX_TOKENS &&
+        herd_gemv_act_bytes(ty, in) <= herd_linear_xq_bytes(in) &&
+        herd_gemv(y, w->data, ty, x, out, in, n, xq))
         return HERD_OK;
     if (w->type == HERD_TYPE_F32) {
         herd_matmul(y, x, w->data, n, in, out);
         return HERD_OK;
     }
-    const herd_qtraits *q = herd_qtraits_get((herd_qtype)w->type);
-    const size_t tile_bytes = herd_linear_tile_floats(in) * sizeof(float);
-    if (n > HERD_LINEAR_BLOCK_ROWS && herd_qgemm_best() >= 0 &&
-        herd_qgemm_fits((herd_qtype)w->type, out, in) &&
-        herd_qgemm_min_scratch((herd_qtype)w->type, in) + 64 <= tile_bytes)
-        return herd_qgemm(y, x, w->data, (herd_qtype)w->type, out, in, n, tile, tile_bytes,
+    if (amx_q)
+        return herd_qgemm(y, x, w->data, ty, out, in, n, tile, tile_bytes,
                           (herd_qgemm_kernel)herd_qgemm_best());
-    if (n > HERD_LINEAR_BLOCK_ROWS && herd_hgemm_available(HERD_QGEMM_AMX) &&
-        herd_hgemm_fits((herd_qtype)w->type, out, in) &&
-        herd_hgemm_min_scratch(in) + 64 <= tile_bytes)
+    if (amx_h)
         return herd_hgemm(y, x, w->data, out, in, n, tile, tile_bytes, HERD_QGEMM_AMX);
+    const herd_qtraits *q = herd_qtraits_get(ty);
     if (!q || !q->vec_dot || n > HERD_LINEAR_BLOCK_ROWS)
         return tiled(y, x, w, n, in, out, tile);
     size_t xrow = herd_activation_bytes((herd_qtype)w->type, in);
