@@ -45,4 +45,11 @@ static inline const char *test_source(void)
     const char *s = getenv("HERD_SOURCE");
     return s && *s ? s : ".";
 }
+
+/* Opens the fixture model tests/fixtures/models/NAME/model.gguf into
+ * *(mp), or ends the test as skipped (for files that include herd.h). */
+#define TEST_OPEN_FIXTURE(name, mp) do { char p_[512]; \
+        snprintf(p_, sizeof p_, "%s/tests/fixtures/models/%s/model.gguf", test_source(), name); \
+        if (herd_model_open(p_, mp) != HERD_OK) \
+            TEST_SKIP("%s: %s", p_, herd_last_error()); } while (0)
 #endif

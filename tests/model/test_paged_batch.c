@@ -26,11 +26,8 @@ static float maxdiff(const float *a, const float *b, int n)
 
 int main(void)
 {
-    char path[512];
-    snprintf(path, sizeof path, "%s/tests/fixtures/models/gqa/model.gguf", test_source());
     herd_model *m;
-    if (herd_model_open(path, &m) != HERD_OK)
-        TEST_SKIP("%s: %s", path, herd_last_error());
+    TEST_OPEN_FIXTURE("gqa", &m);
     int V = m->cfg.vocab_size;
     float *ref = malloc(sizeof(float) * S * MAXT * V), *got = malloc(sizeof(float) * 64 * V);
     for (int s = 0; s < S; s++) {

@@ -9,11 +9,8 @@ enum { T = 40 };
 
 int main(void)
 {
-    char path[512];
-    snprintf(path, sizeof path, "%s/tests/fixtures/models/gqa/model.gguf", test_source());
     herd_model *m;
-    if (herd_model_open(path, &m) != HERD_OK)
-        TEST_SKIP("%s: %s", path, herd_last_error());
+    TEST_OPEN_FIXTURE("gqa", &m);
     int V = m->cfg.vocab_size, tok[T];
     for (int i = 0; i < T; i++)
         tok[i] = (i * 37 + 11) % V;
