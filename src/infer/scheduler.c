@@ -78,9 +78,11 @@ static void schedule(herd_engine *e)
     for (int i = e->n_run - 1; i >= 0; i--)
         if (e->run[i]->cancel)
             retire(e, i);
+    e->queue_tail = NULL;
     for (herd_request **q = &e->queue; *q;) {
         herd_request *r = *q;
         if (!r->cancel) {
+            e->queue_tail = r;
             q = &r->next;
             continue;
         }
@@ -88,9 +90,6 @@ static void schedule(herd_engine *e)
         r->finished = 1;
         pthread_cond_signal(&r->cv);
     }
-    e->queue_tail = NULL;
-    for (herd_request *q = e->queue; q; q = q->next)
-        e->queue_tail = q;
     while (e->queue && e->n_run < e->o.parallel) {
         if (!admit(e, e->queue)) {
             if (!e->queue->pool_waited++)
