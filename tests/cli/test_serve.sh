@@ -24,22 +24,10 @@ key=s3cret
 "$herd" serve --help | grep -q "usage: herd serve" && ok "serve --help" || bad "serve --help"
 "$herd" --help | grep -q "serve" && ok "herd --help lists serve" || bad "herd --help"
 
-# Start the server on a free port (a few tries), wait for /health.
-for try in 1 2 3 4 5; do
-  port=$((18000 + ($$ + 211 * try) % 1000))
-  "$herd" serve -m "$model" --port "$port" -c 4096 -t 2 --api-key "$key" 2>"$tmp/server.err" &
-  pid=$!
-  for _ in $(seq 100); do
-    curl -sf "http://127.0.0.1:$port/health" >"$tmp/health" 2>/dev/null && break
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.05
-  done
-  grep -q '"status":"ok"' "$tmp/health" 2>/dev/null && break
-  kill -9 "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; pid=""
-done
-[ -n "$pid" ] || { echo "FAIL: the server did not start"; cat "$tmp/server.err"; exit 1; }
+. "$(dirname "$0")/serve_lib.sh"
+serve_start 18000 -c 4096 -t 2 --api-key "$key"
+curl -s "$url/health" >"$tmp/health"
 ok "listening on $port, /health: $(cat "$tmp/health")"
-url="http://127.0.0.1:$port"
 
 # api PATH [curl args...]: POST (or GET without -d) with the key; the body
 # goes to $tmp/body, the status is printed.

@@ -24,21 +24,8 @@ py=/usr/bin/python3; [ -x "$py" ] || py=python3
 pid=""
 trap '[ -n "$pid" ] && kill -9 $pid 2>/dev/null; rm -rf "$tmp"' EXIT
 
-# start ARGS...: a server on a free port with ARGS; sets $pid and $url.
-start() {
-  for try in 1 2 3 4 5; do
-    local port=$((19000 + ($$ + 197 * try) % 1000))
-    "$herd" serve -m "$model" --port "$port" -t 1 -b 8 "$@" 2>"$tmp/server.err" &
-    pid=$!
-    for _ in $(seq 100); do
-      curl -sf "http://127.0.0.1:$port/health" >/dev/null 2>&1 && { url="http://127.0.0.1:$port"; return 0; }
-      kill -0 "$pid" 2>/dev/null || break
-      sleep 0.05
-    done
-    kill -9 "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; pid=""
-  done
-  echo "FAIL: the server did not start"; cat "$tmp/server.err"; exit 1
-}
+. "$(dirname "$0")/serve_lib.sh"
+start() { serve_start 19500 -t 1 -b 8 "$@"; }
 stop() { kill -TERM "$pid"; wait "$pid"; pid=""; }
 metric() { curl -s "$url/metrics" | awk -v m="herd_$1" '$1 == m {print $2}'; }
 # complete OUT PROMPT MAX: a greedy completion's JSON into $tmp/OUT.

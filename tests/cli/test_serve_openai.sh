@@ -29,21 +29,8 @@ stop_server() {
 trap 'stop_server; rm -rf "$tmp"' EXIT
 key=op3n-s3same
 
-# Start the server on a free port (a few tries), wait for /health.
-for try in 1 2 3 4 5; do
-  port=$((19000 + ($$ + 173 * try) % 1000))
-  "$herd" serve -m "$model" --port "$port" -c 2048 -t 2 --api-key "$key" 2>"$tmp/server.err" &
-  pid=$!
-  for _ in $(seq 100); do
-    curl -sf "http://127.0.0.1:$port/health" >"$tmp/health" 2>/dev/null && break
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.05
-  done
-  grep -q '"status":"ok"' "$tmp/health" 2>/dev/null && break
-  stop_server
-done
-[ -n "$pid" ] || { echo "FAIL: the server did not start"; cat "$tmp/server.err"; exit 1; }
-url="http://127.0.0.1:$port"
+. "$(dirname "$0")/serve_lib.sh"
+serve_start 19000 -c 2048 -t 2 --api-key "$key"
 
 prompt="And God said"
 system="Answer briefly."
