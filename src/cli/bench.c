@@ -23,7 +23,8 @@ static void bench_help(FILE *f)
 "each with a greedy argmax (tg), R times; prints tokens/s per rep, then the\n"
 "medians as pp_tok_s=X and tg_tok_s=Y (as ../shared/bench/llamacpp_bench does).\n"
 "Token ids are fixed pseudo-random ones, so no tokenizer is needed. Peak\n"
-"resident memory (weights mapped and touched, KV cache, scratch) comes last.\n\n"
+"resident memory (weights mapped and touched, KV cache, scratch) comes last,\n"
+"then how much of the mapped files sits in 2 MiB pages (HERD_HUGEPAGES=off: none).\n\n"
 "  -m, --model PATH     GGUF file, llama2.c .bin, or Hugging Face folder\n"
 "  -p, --n-prompt P     prompt tokens (default 128)\n"
 "  -n, --n-gen N        generated tokens (default 128)\n"
@@ -143,11 +144,28 @@ static double peak_rss_mib(void)
     return kb < 0 ? -1 : kb / 1024;
 }
 
+/* MiB of files mapped in 2 MiB pages now (FilePmdMapped), -1 when unknown:
+ * how much of the weights a decoding step reads through 2 MiB TLB entries. */
+static double huge_mapped_mib(void)
+{
+    FILE *f = fopen("/proc/self/smaps_rollup", "r");
+    char line[256];
+    double kb = -1;
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "FilePmdMapped: %lf kB", &kb) == 1)
+            break;
+    if (f)
+        fclose(f);
+    return kb < 0 ? -1 : kb / 1024;
+}
+
 static void report(const bench_opts *o, const herd_config *c, double *pp, double *tg)
 {
     double mpp = median(pp, o->reps), mtg = median(tg, o->reps), rss = peak_rss_mib();
+    double huge = huge_mapped_mib();
     if (!o->json) {
-        printf("pp_tok_s=%.2f\ntg_tok_s=%.2f\npeak_rss_mib=%.1f\n", mpp, mtg, rss);
+        printf("pp_tok_s=%.2f\ntg_tok_s=%.2f\npeak_rss_mib=%.1f\nhuge_mapped_mib=%.1f\n", mpp,
+               mtg, rss, huge);
         return;
     }
     printf("{\"model\": \"");
@@ -162,7 +180,7 @@ static void report(const bench_opts *o, const herd_config *c, double *pp, double
     printf("], \"tg_reps\": [");
     for (int r = 0; r < o->reps; r++)
         printf("%s%.2f", r ? ", " : "", tg[r]);
-    printf("], \"peak_rss_mib\": %.1f}\n", rss);
+    printf("], \"peak_rss_mib\": %.1f, \"huge_mapped_mib\": %.1f}\n", rss, huge);
 }
 
 static int bench(herd_model *m, const bench_opts *o)

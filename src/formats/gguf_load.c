@@ -180,7 +180,7 @@ static herd_status load_parsed(const herd_gguf *g, herd_model *m)
 herd_status herd_load_gguf(const char *path, herd_model *m)
 {
     herd_map map;
-    HERD_TRY(herd_map_file(path, &map));
+    HERD_TRY(herd_map_weights(path, &map));
     const void *data = map.data;
     size_t size = map.size;
     HERD_TRY(herd_owned_add_map(&m->owned, map));

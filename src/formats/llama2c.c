@@ -153,7 +153,7 @@ static herd_status parse(const char *path, const uint8_t *d, size_t size, herd_m
 herd_status herd_load_llama2c(const char *path, herd_model *m)
 {
     herd_map map;
-    HERD_TRY(herd_map_file(path, &map));
+    HERD_TRY(herd_map_weights(path, &map));
     const uint8_t *d = map.data;
     size_t size = map.size;
     HERD_TRY(herd_owned_add_map(&m->owned, map));
