@@ -41,6 +41,18 @@ void herd_attention_head_paged(float *out, const float *q, const float *k, const
                                const int *blocks, int block, size_t block_stride,
                                int n_keys, int head_dim, int kv_stride, float *scratch);
 
+/* The g query heads that share one K/V head (grouped-query attention), one
+ * query token, over a paged cache as herd_attention_head_paged: q and out
+ * hold the g heads' head_dim floats one after another; scratch: g * n_keys
+ * floats. AVX-512 (attention_avx512.c), for head_dim 64 or 128: returns 0
+ * and does nothing for another head_dim or where built for another CPU;
+ * call it only where the CPU has AVX-512. Its twin: herd_attention_head_paged
+ * for each of the g heads. */
+int herd_attention_group_paged_avx512(float *out, const float *q, int g, const float *k,
+                                      const float *v, const int *blocks, int block,
+                                      size_t block_stride, int n_keys, int head_dim,
+                                      int kv_stride, float *scratch);
+
 /* Causal attention of n consecutive query tokens at positions p0..p0+n-1
  * of one sequence, for one head, over its keys 0..p0+n-1 (rows kv_stride
  * apart; q and out rows q_stride apart): a prompt's attention as two sgemm

@@ -114,7 +114,8 @@ herd_status herd_context_reserve(herd_context *ctx, int n)
     s->v = malloc((size_t)cap * kv_dim * sizeof(float));
     s->h1 = malloc((size_t)cap * c->hidden_dim * sizeof(float));
     s->h3 = malloc((size_t)cap * c->hidden_dim * sizeof(float));
-    s->scores = malloc((size_t)threads * ctx->n_ctx * sizeof(float));
+    s->scores = malloc((size_t)threads * (c->n_heads / c->n_kv_heads) * ctx->n_ctx *
+                       sizeof(float));
     int64_t max_in = c->dim > c->hidden_dim ? c->dim : c->hidden_dim;
     s->xq = malloc((size_t)HERD_LINEAR_BLOCK_ROWS * herd_linear_xq_bytes(max_in));
     s->tile = malloc(herd_linear_tile_floats(max_in) * sizeof(float));

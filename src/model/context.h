@@ -12,7 +12,7 @@ typedef struct {
     float *k, *v;         /* [cap][kv_dim] */
     float *att;           /* [cap][dim] attention output */
     float *h1, *h3;       /* [cap][hidden_dim] */
-    float *scores;        /* [threads][n_ctx] */
+    float *scores;        /* [threads][n_heads / n_kv_heads][n_ctx] */
     float *prefill;       /* [threads][herd_prefill_rows][n_ctx] score blocks of a
                            * prompt's attention, when cap >= HERD_PREFILL_MIN */
     void *xq;             /* [cap] activation rows quantized for block weights */

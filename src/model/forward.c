@@ -10,6 +10,7 @@
 #include "model/linear.h"
 #include "model/adapter.h"
 #include "model/paged.h"
+#include "quant/quant.h"
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -112,19 +113,27 @@ static herd_status attention(herd_context *ctx, int l, const herd_batch *b)
         memcpy(kc + row, s->k + (size_t)t * kv_dim, kv_dim * sizeof(float));
         memcpy(vc + row, s->v + (size_t)t * kv_dim, kv_dim * sizeof(float));
     }
-    /* One task per (token, query head); head h reads kv head h / group. */
     int group = c->n_heads / c->n_kv_heads;
     size_t block_stride = (size_t)ctx->block * kv_dim;
     if (is_prompt(ctx, b))
         return prompt_attention(ctx, l, b->n, b->pos[0], kc, vc);
+    /* One task per (token, kv head): the group of query heads that read it. */
+    const int simd = herd_simd_active() >= HERD_SIMD_AVX512;
     #pragma omp parallel for collapse(2) schedule(static)
     for (int t = 0; t < n; t++)
-        for (int h = 0; h < c->n_heads; h++) {
-            float *scr = s->scores + (size_t)omp_get_thread_num() * ctx->n_ctx;
-            size_t qo = (size_t)t * dim + (size_t)h * hd, ko = (size_t)(h / group) * hd;
-            herd_attention_head_paged(s->att + qo, s->q + qo, kc + ko, vc + ko,
-                                      b->tables ? b->tables[t] : contiguous, ctx->block,
-                                      block_stride, b->pos[t] + 1, hd, kv_dim, scr);
+        for (int kvh = 0; kvh < c->n_kv_heads; kvh++) {
+            float *scr = s->scores + (size_t)omp_get_thread_num() * group * ctx->n_ctx;
+            size_t qo = (size_t)t * dim + (size_t)kvh * group * hd, ko = (size_t)kvh * hd;
+            const int *tb = b->tables ? b->tables[t] : contiguous;
+            if (simd && herd_attention_group_paged_avx512(s->att + qo, s->q + qo, group,
+                                                          kc + ko, vc + ko, tb, ctx->block,
+                                                          block_stride, b->pos[t] + 1, hd,
+                                                          kv_dim, scr))
+                continue;
+            for (int h = 0; h < group; h++)
+                herd_attention_head_paged(s->att + qo + (size_t)h * hd, s->q + qo + (size_t)h * hd,
+                                          kc + ko, vc + ko, tb, ctx->block, block_stride,
+                                          b->pos[t] + 1, hd, kv_dim, scr);
         }
     return attention_out(ctx, l, n);
 }

@@ -1,6 +1,7 @@
 /* Paged attention against its contiguous scalar twin: the same positions
  * scattered over blocks in a shuffled order give the same output. A
- * prompt's attention through sgemm against the twin run for each query. */
+ * prompt's attention through sgemm against the twin run for each query.
+ * The AVX-512 grouped-query kernel against the paged twin for each head. */
 #include "herd.h"
 #include "kernels/kernels.h"
 #include "test.h"
@@ -70,6 +71,39 @@ static void check_prefill(int n, int p0, int head_dim)
     free(k); free(v); free(q); free(o1); free(o2); free(scr);
 }
 
+/* g query heads over one kv head of a shuffled paged cache: the AVX-512
+ * kernel against herd_attention_head_paged per head. */
+static void check_group(int n_keys, int block, int head_dim, int g)
+{
+    enum { MAXB = 64 };
+    int stride = 2 * head_dim, nb = (n_keys + block - 1) / block, table[MAXB];
+    size_t pool = (size_t)MAXB * block * stride;
+    float *k = malloc(sizeof(float) * pool), *v = malloc(sizeof(float) * pool);
+    float *q = malloc(sizeof(float) * g * head_dim), *o1 = malloc(sizeof(float) * g * head_dim);
+    float *o2 = malloc(sizeof(float) * g * head_dim), *scr = malloc(sizeof(float) * g * n_keys);
+    for (size_t i = 0; i < pool; i++)
+        k[i] = frand(), v[i] = frand();
+    for (int i = 0; i < g * head_dim; i++)
+        q[i] = 2 * frand();
+    for (int b = 0; b < nb; b++)
+        table[b] = (MAXB - 1 - 5 * b % MAXB + MAXB) % MAXB;
+    int done = herd_attention_group_paged_avx512(o1, q, g, k + head_dim, v + head_dim, table,
+                                                 block, (size_t)block * stride, n_keys,
+                                                 head_dim, stride, scr);
+    CHECK_MSG(done, "hd=%d: the AVX-512 kernel declined", head_dim);
+    int bad = 0;
+    for (int h = 0; h < g; h++) {
+        herd_attention_head_paged(o2 + h * head_dim, q + h * head_dim, k + head_dim,
+                                  v + head_dim, table, block, (size_t)block * stride, n_keys,
+                                  head_dim, stride, scr);
+        for (int i = 0; done && i < head_dim; i++)
+            bad += !test_close(o1[h * head_dim + i], o2[h * head_dim + i], 1e-5f);
+    }
+    CHECK_MSG(bad == 0, "grouped attention keys=%d block=%d hd=%d g=%d: %d values differ",
+              n_keys, block, head_dim, g, bad);
+    free(k); free(v); free(q); free(o1); free(o2); free(scr);
+}
+
 int main(void)
 {
     check_prefill(1, 0, 8);
@@ -81,5 +115,18 @@ int main(void)
     check_paged(16, 16, 64);
     check_paged(37, 5, 13);
     check_paged(200, 16, 128);
+    if (!__builtin_cpu_supports("avx512f") || !__builtin_cpu_supports("avx512dq")) {
+        printf("no AVX-512 here: the grouped kernel is not run\n");
+        TEST_END();
+    }
+    int keys[] = {1, 15, 16, 17, 100, 333}, gs[] = {1, 3, 4, 8};
+    for (int i = 0; i < 6; i++)
+        for (int j = 0; j < 4; j++) {
+            check_group(keys[i], keys[i] > 200 ? 16 : 5, 64, gs[j]);
+            check_group(keys[i], 16, 128, gs[j]);
+        }
+    float x = 0;
+    CHECK(!herd_attention_group_paged_avx512(&x, &x, 1, &x, &x, (int[]){0}, 1, 1, 1, 48, 48,
+                                             &x));
     TEST_END();
 }
