@@ -27,6 +27,18 @@ herd_status herd_context_reserve(herd_context *ctx, int n);
             HERD_TRY(herd_adapters_apply(ctx->m, l, i, y, x, n)); \
     } while (0)
 
+/* LINEAR for count matrices of layer l (adapter indices i0..) that read
+ * the same x, in one call (herd_linear_many). */
+static herd_status linear_many(herd_context *ctx, int l, int i0, float *const *y, const float *x,
+                               const herd_tensor *const *w, const int *out, int count, int n,
+                               int in)
+{
+    HERD_TRY(herd_linear_many(y, x, w, out, count, n, in, ctx->s.xq, ctx->s.tile));
+    for (int i = 0; ctx->m->n_adapters && i < count; i++)
+        HERD_TRY(herd_adapters_apply(ctx->m, l, i0 + i, y[i], x, n));
+    return HERD_OK;
+}
+
 static void rmsnorm_rows(float *out, const float *x, const herd_tensor *w,
                          int n, int dim, float eps)
 {
@@ -100,9 +112,9 @@ static herd_status attention(herd_context *ctx, int l, const herd_batch *b)
     float *kc = ctx->k_cache + layer, *vc = ctx->v_cache + layer;
 
     rmsnorm_rows(s->xb, s->x, &L->attn_norm, n, dim, c->norm_eps);
-    LINEAR(s->q, s->xb, L->wq, n, dim, dim, l, 0);
-    LINEAR(s->k, s->xb, L->wk, n, dim, kv_dim, l, 1);
-    LINEAR(s->v, s->xb, L->wv, n, dim, kv_dim, l, 2);
+    float *const qkv[3] = {s->q, s->k, s->v};
+    const herd_tensor *const w_qkv[3] = {&L->wq, &L->wk, &L->wv};
+    HERD_TRY(linear_many(ctx, l, 0, qkv, s->xb, w_qkv, (int[]){dim, kv_dim, kv_dim}, 3, n, dim));
     for (int t = 0; t < n; t++) {
         const int *tb = b->tables ? b->tables[t] : contiguous;
         const float *cr = ctx->rope_cos + (size_t)b->pos[t] * half;
@@ -146,8 +158,9 @@ static herd_status ffn(herd_context *ctx, int l, int n)
     herd_scratch *s = &ctx->s;
     int dim = c->dim, hid = c->hidden_dim;
     rmsnorm_rows(s->xb, s->x, &L->ffn_norm, n, dim, c->norm_eps);
-    LINEAR(s->h1, s->xb, L->w1, n, dim, hid, l, 4);
-    LINEAR(s->h3, s->xb, L->w3, n, dim, hid, l, 5);
+    float *const gate_up[2] = {s->h1, s->h3};
+    const herd_tensor *const w_gate_up[2] = {&L->w1, &L->w3};
+    HERD_TRY(linear_many(ctx, l, 4, gate_up, s->xb, w_gate_up, (int[]){hid, hid}, 2, n, dim));
     herd_swiglu(s->h1, s->h1, s->h3, n * hid);
     LINEAR(s->xb, s->h1, L->w2, n, hid, dim, l, 6);
     for (size_t i = 0; i < (size_t)n * dim; i++)

@@ -101,6 +101,25 @@ herd_status herd_linear(float *y, const float *x, const herd_tensor *w, int n, i
     return herd_qmatmul(y, w->data, (herd_qtype)w->type, xq, out, in, n);
 }
 
+herd_status herd_linear_many(float *const *y, const float *x, const herd_tensor *const *w,
+                             const int *out, int count, int n, int in, void *xq, float *tile)
+{
+    enum { MAX = 4 };
+    herd_gemv_part parts[MAX];
+    const herd_qtype ty = (herd_qtype)w[0]->type;
+    int ok = count <= MAX && n <= HERD_LINEAR_BLOCK_ROWS && n <= HERD_GEMV_MAX_TOKENS &&
+             herd_gemv_act_bytes(ty, in) <= herd_linear_xq_bytes(in);
+    for (int i = 0; ok && i < count; i++) {
+        ok = w[i]->type == w[0]->type;
+        parts[i] = (herd_gemv_part){y[i], w[i]->data, out[i]};
+    }
+    if (ok && herd_gemv_parts(parts, count, ty, x, in, n, xq))
+        return HERD_OK;
+    for (int i = 0; i < count; i++)
+        HERD_TRY(herd_linear(y[i], x, w[i], n, in, out[i], xq, tile));
+    return HERD_OK;
+}
+
 herd_status herd_embedding_row(float *dst, const herd_tensor *emb, int id)
 {
     size_t row = herd_row_bytes(emb->type, emb->cols);

@@ -20,6 +20,12 @@ size_t herd_linear_tile_floats(int64_t max_in);
  * tile: herd_linear_tile_floats(in) floats. */
 herd_status herd_linear(float *y, const float *x, const herd_tensor *w, int n, int in, int out,
                         void *xq, float *tile);
+/* y[i][n][out[i]] = x[n][in] . w[i]^T for count matrices that read the same
+ * x (a layer's q, k and v; its gate and up): where the few-token kernels
+ * take them all (one type, a few tokens), in one pass over their rows with
+ * x prepared once; otherwise herd_linear for each. */
+herd_status herd_linear_many(float *const *y, const float *x, const herd_tensor *const *w,
+                             const int *out, int count, int n, int in, void *xq, float *tile);
 /* dx[n][in] (+)= dy[n][out] . w for a weight in any type (training with
  * frozen weights): F32 through one sgemm, others widened tile by tile into
  * tile (herd_linear_tile_floats(in) floats). dx is overwritten unless

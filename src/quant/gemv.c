@@ -14,10 +14,11 @@
 herd_gemv_kernel herd_gemv_kernel_at(herd_qtype wtype, herd_simd_level l)
 {
 #if defined(__x86_64__) || defined(__i386__)
+    const int vbmi = l >= HERD_SIMD_AVX512VNNI && __builtin_cpu_supports("avx512vbmi");
     if (l >= HERD_SIMD_AVX512VNNI && wtype == HERD_QTYPE_Q4_0)
-        return herd_gemv_q4_0_avx512vnni;
+        return vbmi ? herd_gemv_q4_0_avx512vbmi : herd_gemv_q4_0_avx512vnni;
     if (l >= HERD_SIMD_AVX512VNNI && wtype == HERD_QTYPE_Q8_0)
-        return herd_gemv_q8_0_avx512vnni;
+        return vbmi ? herd_gemv_q8_0_avx512vbmi : herd_gemv_q8_0_avx512vnni;
     if (l >= HERD_SIMD_AVX512 && wtype == HERD_QTYPE_F16)
         return herd_gemv_f16_avx512;
     if (l >= HERD_SIMD_AVX512 && wtype == HERD_QTYPE_F32)
@@ -45,13 +46,19 @@ void herd_gemv_prepare(herd_qtype wtype, const float *x, int64_t cols, void *xa)
     herd_gemv_prepare_scalar(wtype, x, cols, xa);
 }
 
-int herd_gemv(float *y, const void *w, herd_qtype wtype, const float *x, int64_t rows,
-              int64_t cols, int n, void *scratch)
+/* Most chunks a call is split into (parts' chunks together). */
+#define MAX_CHUNKS 256
+
+int herd_gemv_parts(const herd_gemv_part *parts, int np, herd_qtype wtype, const float *x,
+                    int64_t cols, int n, void *scratch)
 {
     const herd_simd_level l = herd_simd_active();
     const herd_gemv_kernel k = l == HERD_SIMD_SCALAR ? NULL : herd_gemv_kernel_at(wtype, l);
     const size_t xs = herd_gemv_act_bytes(wtype, cols), wrow = herd_qrow_bytes(wtype, cols);
-    if (!k || !xs || !wrow || n < 1 || n > HERD_GEMV_MAX_TOKENS || rows < 1)
+    int64_t rows = 0;
+    for (int p = 0; p < np; p++)
+        rows += parts[p].rows > 0 ? parts[p].rows : 0;
+    if (!k || !xs || !wrow || n < 1 || n > HERD_GEMV_MAX_TOKENS || np < 1 || rows < 1)
         return 0;
     const void *xa = x;
     if (wtype == HERD_QTYPE_Q4_0 || wtype == HERD_QTYPE_Q8_0) {
@@ -59,17 +66,31 @@ int herd_gemv(float *y, const void *w, herd_qtype wtype, const float *x, int64_t
             herd_gemv_prepare(wtype, x + (size_t)t * cols, cols, (char *)scratch + t * xs);
         xa = scratch;
     }
-    const char *wp = w;
     const int threads = rows * cols * n >= PARALLEL_MIN ? omp_get_max_threads() : 1;
     /* About CHUNKS_PER_THREAD chunks a thread, taken in turn, so that a
      * thread slowed by another process leaves its share to the others. */
     int64_t chunk = (rows + threads * CHUNKS_PER_THREAD - 1) / (threads * CHUNKS_PER_THREAD);
     chunk = (chunk + ROW_ALIGN - 1) / ROW_ALIGN * ROW_ALIGN;
-    const int64_t chunks = (rows + chunk - 1) / chunk;
+    while ((rows + chunk - 1) / chunk + np > MAX_CHUNKS)
+        chunk *= 2;
+    int part[MAX_CHUNKS], nc = 0;
+    int64_t first[MAX_CHUNKS];
+    for (int p = 0; p < np; p++)
+        for (int64_t r = 0; r < parts[p].rows; r += chunk, nc++)
+            part[nc] = p, first[nc] = r;
     #pragma omp parallel for num_threads(threads) schedule(dynamic, 1)
-    for (int64_t c = 0; c < chunks; c++) {
-        const int64_t r0 = c * chunk, r1 = r0 + chunk < rows ? r0 + chunk : rows;
-        k(y + r0, rows, wp + (size_t)r0 * wrow, wrow, xa, xs, r1 - r0, cols, n);
+    for (int c = 0; c < nc; c++) {
+        const herd_gemv_part *pp = &parts[part[c]];
+        const int64_t r0 = first[c], r1 = r0 + chunk < pp->rows ? r0 + chunk : pp->rows;
+        k(pp->y + r0, pp->rows, (const char *)pp->w + (size_t)r0 * wrow, wrow, xa, xs, r1 - r0,
+          cols, n);
     }
     return 1;
+}
+
+int herd_gemv(float *y, const void *w, herd_qtype wtype, const float *x, int64_t rows,
+              int64_t cols, int n, void *scratch)
+{
+    const herd_gemv_part part = {y, w, rows};
+    return herd_gemv_parts(&part, 1, wtype, x, cols, n, scratch);
 }

@@ -65,6 +65,19 @@ herd_gemv_kernel herd_gemv_kernel_at(herd_qtype wtype, herd_simd_level l);
 int herd_gemv(float *y, const void *w, herd_qtype wtype, const float *x, int64_t rows,
               int64_t cols, int n, void *scratch);
 
+/* One matrix of a herd_gemv_parts call: y[t * rows + r] = w_r . x_t. */
+typedef struct {
+    float *y;
+    const void *w;
+    int64_t rows;
+} herd_gemv_part;
+
+/* herd_gemv for np matrices of one type and width over the same
+ * activations (a layer's q, k and v, or its gate and up): the activations
+ * prepared once and all the rows in one parallel region. */
+int herd_gemv_parts(const herd_gemv_part *parts, int np, herd_qtype wtype, const float *x,
+                    int64_t cols, int n, void *scratch);
+
 /* Kernels (gemv_scalar.c, gemv_avx512.c). */
 void herd_gemv_q4_0_scalar(float *, int64_t, const void *, size_t, const void *, size_t,
                            int64_t, int64_t, int);
@@ -77,6 +90,12 @@ void herd_gemv_f32_scalar(float *, int64_t, const void *, size_t, const void *, 
 void herd_gemv_q4_0_avx512vnni(float *, int64_t, const void *, size_t, const void *, size_t,
                                int64_t, int64_t, int);
 void herd_gemv_q8_0_avx512vnni(float *, int64_t, const void *, size_t, const void *, size_t,
+                               int64_t, int64_t, int);
+/* The same with the byte permutes of AVX-512 VBMI (Ice Lake, Zen 4 and
+ * later): herd_gemv_kernel_at picks them where the CPU has VBMI. */
+void herd_gemv_q4_0_avx512vbmi(float *, int64_t, const void *, size_t, const void *, size_t,
+                               int64_t, int64_t, int);
+void herd_gemv_q8_0_avx512vbmi(float *, int64_t, const void *, size_t, const void *, size_t,
                                int64_t, int64_t, int);
 void herd_gemv_f16_avx512(float *, int64_t, const void *, size_t, const void *, size_t,
                           int64_t, int64_t, int);

@@ -2,7 +2,9 @@
  * time against up to 4 tokens at a time, each weight block unpacked once
  * and multiplied with every token's activations while it is in registers;
  * a call's rows stream through once, each row prefetched well ahead. Q4_0 and Q8_0 use vpdpbusd (VNNI) on the layout
- * herd_gemv_prepare writes; F16 converts in registers (vcvtph2ps). */
+ * herd_gemv_prepare writes, their blocks unpacked with word permutes or,
+ * where the CPU has VBMI, byte permutes; F16 converts in registers
+ * (vcvtph2ps). */
 #include "quant/gemv.h"
 #include "quant/quant_impl.h"
 #include "base/half.h"
@@ -11,6 +13,8 @@
 #include "quant/dot_x86.h"
 
 #define TGT HERD_TARGET_AVX512VNNI
+#define TGT_VBMI __attribute__((target( \
+    "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx512vbmi")))
 #define INLINE static inline __attribute__((always_inline))
 #define ROWS 4
 #define TOKENS 4
@@ -46,38 +50,55 @@ static const uint16_t q4_0_qidx[32] = {
     1, 2, 3, 4, 5, 6, 7, 8, 10, 11, 12, 13, 14, 15, 16, 17,
     19, 20, 21, 22, 23, 24, 25, 26, 56, 57, 58, 59, 60, 61, 62, 63};
 static const uint16_t q4_0_didx[32] = {0, 0, 0, 0, 9, 9, 9, 9, 18, 18, 18, 18, 27, 27, 27, 27};
+/* The same picks in bytes, for vpermt2b / vpermb (AVX-512 VBMI: one uop
+ * each where the word permutes take three and two). */
+static const uint8_t q4_0_qidx8[64] = {
+    2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17,
+    20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35,
+    38, 39, 40, 41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51, 52, 53,
+    112, 113, 114, 115, 116, 117, 118, 119, 120, 121, 122, 123, 124, 125, 126, 127};
+static const uint8_t q4_0_didx8[64] = {
+    0, 1, 0, 1, 0, 1, 0, 1, 18, 19, 18, 19, 18, 19, 18, 19,
+    36, 37, 36, 37, 36, 37, 36, 37, 54, 55, 54, 55, 54, 55, 54, 55,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
 
-INLINE TGT void q4_0_tile(float *y, int64_t ys, const char *w, size_t wrow, const char *xa,
-                          size_t xs, int64_t cols, const char *end, const int R, const int T)
-{
-    const int64_t steps = cols / 128;
-    const __m512i m4 = _mm512_set1_epi8(0x0f);
-    const __m512i qidx = _mm512_loadu_si512(q4_0_qidx), didx = _mm512_loadu_si512(q4_0_didx);
-    __m512 acc[ROWS][TOKENS];
-    for (int r = 0; r < R; r++)
-        for (int t = 0; t < T; t++)
-            acc[r][t] = _mm512_setzero_ps();
-    for (int64_t g = 0; g < steps; g++) {
-        for (int r = 0; r < R; r++) {
-            const char *b = w + (size_t)r * wrow + g * 72;
-            PF_ROW(b, 72);
-            const __m512i A = _mm512_loadu_si512(b), B = _mm512_loadu_si512(b + 8);
-            const __m512i raw = _mm512_permutex2var_epi16(A, qidx, B);
-            __m512i lo = _mm512_and_si512(raw, m4);
-            __m512i hi = _mm512_and_si512(_mm512_srli_epi16(raw, 4), m4);
-            __m512 dw = _mm512_cvtph_ps(_mm512_castsi512_si256(_mm512_permutexvar_epi16(didx, A)));
-            for (int t = 0; t < T; t++) {
-                const herd_gemv_q4_0_act *a = (const herd_gemv_q4_0_act *)(xa + t * xs) + g;
-                __m512i p = _mm512_dpbusd_epi32(_mm512_loadu_si512(a->corr), lo,
-                                                _mm512_loadu_si512(a->lo));
-                p = _mm512_dpbusd_epi32(p, hi, _mm512_loadu_si512(a->hi));
-                acc[r][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p),
-                                            _mm512_mul_ps(dw, _mm512_loadu_ps(a->d)), acc[r][t]);
-            }
-        }
-    }
-    STORE(acc, y, ys, R, T);
+#define Q4_0_TILE(name, target, PERM2, PERM1, QI, DI) \
+INLINE target void name(float *y, int64_t ys, const char *w, size_t wrow, const char *xa, \
+                          size_t xs, int64_t cols, const char *end, const int R, const int T) \
+{ \
+    const int64_t steps = cols / 128; \
+    const __m512i m4 = _mm512_set1_epi8(0x0f); \
+    const __m512i qidx = _mm512_loadu_si512(QI), didx = _mm512_loadu_si512(DI); \
+    __m512 acc[ROWS][TOKENS]; \
+    for (int r = 0; r < R; r++) \
+        for (int t = 0; t < T; t++) \
+            acc[r][t] = _mm512_setzero_ps(); \
+    for (int64_t g = 0; g < steps; g++) { \
+        for (int r = 0; r < R; r++) { \
+            const char *b = w + (size_t)r * wrow + g * 72; \
+            PF_ROW(b, 72); \
+            const __m512i A = _mm512_loadu_si512(b), B = _mm512_loadu_si512(b + 8); \
+            const __m512i raw = PERM2(A, qidx, B); \
+            __m512i lo = _mm512_and_si512(raw, m4); \
+            __m512i hi = _mm512_and_si512(_mm512_srli_epi16(raw, 4), m4); \
+            __m512 dw = _mm512_cvtph_ps(_mm512_castsi512_si256(PERM1(didx, A))); \
+            for (int t = 0; t < T; t++) { \
+                const herd_gemv_q4_0_act *a = (const herd_gemv_q4_0_act *)(xa + t * xs) + g; \
+                __m512i p = _mm512_dpbusd_epi32(_mm512_loadu_si512(a->corr), lo, \
+                                                _mm512_loadu_si512(a->lo)); \
+                p = _mm512_dpbusd_epi32(p, hi, _mm512_loadu_si512(a->hi)); \
+                acc[r][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), \
+                                            _mm512_mul_ps(dw, _mm512_loadu_ps(a->d)), acc[r][t]); \
+            } \
+        } \
+    } \
+    STORE(acc, y, ys, R, T); \
 }
+Q4_0_TILE(q4_0_tile, TGT, _mm512_permutex2var_epi16, _mm512_permutexvar_epi16, q4_0_qidx,
+          q4_0_didx)
+Q4_0_TILE(q4_0_tile_vbmi, TGT_VBMI, _mm512_permutex2var_epi8, _mm512_permutexvar_epi8,
+          q4_0_qidx8, q4_0_didx8)
 
 /* ---- Q8_0: 2 blocks (68 bytes a row) per step ---- */
 
@@ -87,35 +108,50 @@ static const uint16_t q8_0_qidx[32] = {
     1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16,
     18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 62, 63};
 static const uint16_t q8_0_didx[32] = {0, 0, 0, 0, 0, 0, 0, 0, 17, 17, 17, 17, 17, 17, 17, 17};
+static const uint8_t q8_0_qidx8[64] = {
+    2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17,
+    18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33,
+    96, 97, 98, 99, 100, 101, 102, 103, 104, 105, 106, 107, 108, 109, 110, 111,
+    112, 113, 114, 115, 116, 117, 118, 119, 120, 121, 122, 123, 124, 125, 126, 127};
+static const uint8_t q8_0_didx8[64] = {
+    0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1,
+    34, 35, 34, 35, 34, 35, 34, 35, 34, 35, 34, 35, 34, 35, 34, 35,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
 
-INLINE TGT void q8_0_tile(float *y, int64_t ys, const char *w, size_t wrow, const char *xa,
-                          size_t xs, int64_t cols, const char *end, const int R, const int T)
-{
-    const int64_t steps = cols / 64;
-    const __m512i bias = _mm512_set1_epi8((char)0x80);
-    const __m512i qidx = _mm512_loadu_si512(q8_0_qidx), didx = _mm512_loadu_si512(q8_0_didx);
-    __m512 acc[ROWS][TOKENS];
-    for (int r = 0; r < R; r++)
-        for (int t = 0; t < T; t++)
-            acc[r][t] = _mm512_setzero_ps();
-    for (int64_t g = 0; g < steps; g++) {
-        for (int r = 0; r < R; r++) {
-            const char *b = w + (size_t)r * wrow + g * 68;
-            PF_ROW(b, 68);
-            const __m512i A = _mm512_loadu_si512(b), B = _mm512_loadu_si512(b + 4);
-            __m512i u = _mm512_xor_si512(_mm512_permutex2var_epi16(A, qidx, B), bias);
-            __m512 dw = _mm512_cvtph_ps(_mm512_castsi512_si256(_mm512_permutexvar_epi16(didx, A)));
-            for (int t = 0; t < T; t++) {
-                const herd_gemv_q8_0_act *a = (const herd_gemv_q8_0_act *)(xa + t * xs) + g;
-                __m512i p = _mm512_dpbusd_epi32(_mm512_loadu_si512(a->corr), u,
-                                                _mm512_loadu_si512(a->qs));
-                acc[r][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p),
-                                            _mm512_mul_ps(dw, _mm512_loadu_ps(a->d)), acc[r][t]);
-            }
-        }
-    }
-    STORE(acc, y, ys, R, T);
+#define Q8_0_TILE(name, target, PERM2, PERM1, QI, DI) \
+INLINE target void name(float *y, int64_t ys, const char *w, size_t wrow, const char *xa, \
+                          size_t xs, int64_t cols, const char *end, const int R, const int T) \
+{ \
+    const int64_t steps = cols / 64; \
+    const __m512i bias = _mm512_set1_epi8((char)0x80); \
+    const __m512i qidx = _mm512_loadu_si512(QI), didx = _mm512_loadu_si512(DI); \
+    __m512 acc[ROWS][TOKENS]; \
+    for (int r = 0; r < R; r++) \
+        for (int t = 0; t < T; t++) \
+            acc[r][t] = _mm512_setzero_ps(); \
+    for (int64_t g = 0; g < steps; g++) { \
+        for (int r = 0; r < R; r++) { \
+            const char *b = w + (size_t)r * wrow + g * 68; \
+            PF_ROW(b, 68); \
+            const __m512i A = _mm512_loadu_si512(b), B = _mm512_loadu_si512(b + 4); \
+            __m512i u = _mm512_xor_si512(PERM2(A, qidx, B), bias); \
+            __m512 dw = _mm512_cvtph_ps(_mm512_castsi512_si256(PERM1(didx, A))); \
+            for (int t = 0; t < T; t++) { \
+                const herd_gemv_q8_0_act *a = (const herd_gemv_q8_0_act *)(xa + t * xs) + g; \
+                __m512i p = _mm512_dpbusd_epi32(_mm512_loadu_si512(a->corr), u, \
+                                                _mm512_loadu_si512(a->qs)); \
+                acc[r][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), \
+                                            _mm512_mul_ps(dw, _mm512_loadu_ps(a->d)), acc[r][t]); \
+            } \
+        } \
+    } \
+    STORE(acc, y, ys, R, T); \
 }
+Q8_0_TILE(q8_0_tile, TGT, _mm512_permutex2var_epi16, _mm512_permutexvar_epi16, q8_0_qidx,
+          q8_0_didx)
+Q8_0_TILE(q8_0_tile_vbmi, TGT_VBMI, _mm512_permutex2var_epi8, _mm512_permutexvar_epi8,
+          q8_0_qidx8, q8_0_didx8)
 
 /* ---- F16 and F32: 16 values a row per step, a masked tail ---- */
 
@@ -235,6 +271,8 @@ target void name(float *y, int64_t ys, const void *vw, size_t wrow, const void *
 }
 KERNEL(herd_gemv_q4_0_avx512vnni, q4_0_tile, TGT)
 KERNEL(herd_gemv_q8_0_avx512vnni, q8_0_tile, TGT)
+KERNEL(herd_gemv_q4_0_avx512vbmi, q4_0_tile_vbmi, TGT_VBMI)
+KERNEL(herd_gemv_q8_0_avx512vbmi, q8_0_tile_vbmi, TGT_VBMI)
 KERNEL(herd_gemv_f16_avx512, f16_tile, TGT512)
 KERNEL(herd_gemv_f32_avx512, f32_tile, TGT512)
 

@@ -4,7 +4,8 @@
  * the arithmetic is in integers; F16 / F32 against double sums. Every
  * SIMD kernel this CPU runs against its scalar twin, for 1..8 tokens, row
  * counts that are not multiples of the kernels' tiles and float tails;
- * the threaded herd_gemv against the same references. */
+ * the threaded herd_gemv against the same references; herd_gemv_parts
+ * over three matrices equal to herd_gemv on each. */
 #include "quant_test.h"
 #include "quant/gemv.h"
 #include "quant/quant_impl.h"
@@ -87,6 +88,20 @@ static void make(herd_qtype t, int64_t rows, int64_t cols, int unit, void *w, fl
     free(row);
 }
 
+/* Where herd_gemv_kernel_at picks the VBMI kernel, the VNNI one it stands
+ * in for (tested too); NULL elsewhere. */
+static herd_gemv_kernel vnni_twin(herd_qtype t)
+{
+#if defined(__x86_64__)
+    if (herd_simd_supported() >= HERD_SIMD_AVX512VNNI && t == HERD_QTYPE_Q4_0)
+        return herd_gemv_q4_0_avx512vnni;
+    if (herd_simd_supported() >= HERD_SIMD_AVX512VNNI && t == HERD_QTYPE_Q8_0)
+        return herd_gemv_q8_0_avx512vnni;
+#endif
+    (void)t;
+    return NULL;
+}
+
 static void run_case(herd_qtype t, int64_t rows, int64_t cols, int unit)
 {
     const int quant = t == HERD_QTYPE_Q8_0 || t == HERD_QTYPE_Q4_0;
@@ -112,11 +127,14 @@ static void run_case(herd_qtype t, int64_t rows, int64_t cols, int unit)
         CHECK_MSG(rel_err(ys, ref, (size_t)n * rows) <= tol, "%s scalar rows %lld cols %lld "
                   "n %d: %g", herd_qtraits_get(t)->name, (long long)rows, (long long)cols, n,
                   rel_err(ys, ref, (size_t)n * rows));
-        if (simd && simd != scalar) {
-            simd(yv, rows, w, herd_qrow_bytes(t, cols), xa, xs, rows, cols, n);
-            CHECK_MSG(rel_err(yv, ys, (size_t)n * rows) <= tol, "%s simd rows %lld cols %lld "
-                      "n %d: %g", herd_qtraits_get(t)->name, (long long)rows, (long long)cols,
-                      n, rel_err(yv, ys, (size_t)n * rows));
+        for (int v = 0; v < 2; v++) {
+            const herd_gemv_kernel k = v == 0 ? simd : vnni_twin(t);
+            if (!k || k == scalar || (v == 1 && k == simd))
+                continue;
+            k(yv, rows, w, herd_qrow_bytes(t, cols), xa, xs, rows, cols, n);
+            CHECK_MSG(rel_err(yv, ys, (size_t)n * rows) <= tol, "%s simd %d rows %lld cols "
+                      "%lld n %d: %g", herd_qtraits_get(t)->name, v, (long long)rows,
+                      (long long)cols, n, rel_err(yv, ys, (size_t)n * rows));
         }
         memset(yv, 0, sizeof(float) * n * rows);
         if (herd_gemv(yv, w, t, x, rows, cols, n, xa))
@@ -127,6 +145,42 @@ static void run_case(herd_qtype t, int64_t rows, int64_t cols, int unit)
                   herd_gemv_kernel_at(t, herd_simd_active()) == NULL);
     }
     free(w); free(x); free(ref); free(ys); free(yv); free(xa);
+}
+
+/* Three matrices of one type in one herd_gemv_parts call: each result the
+ * same bits as herd_gemv of that matrix alone. */
+static void check_parts(herd_qtype t, int64_t cols)
+{
+    const int64_t rows[3] = {40, 16, 300};
+    const size_t wb = herd_qrow_bytes(t, cols), xs = herd_gemv_act_bytes(t, cols);
+    float *x = malloc(sizeof(float) * MAXN * cols);
+    char *xa = malloc(xs * MAXN);
+    void *w[3];
+    float *y[3], *alone[3];
+    herd_gemv_part parts[3];
+    for (int p = 0; p < 3; p++) {
+        w[p] = malloc(wb * rows[p]);
+        y[p] = malloc(sizeof(float) * MAXN * rows[p]);
+        alone[p] = malloc(sizeof(float) * MAXN * rows[p]);
+        make(t, rows[p], cols, 0, w[p], x);
+        parts[p] = (herd_gemv_part){y[p], w[p], rows[p]};
+    }
+    for (int n = 1; n <= 3; n++) {
+        if (!herd_gemv_parts(parts, 3, t, x, cols, n, xa)) {
+            CHECK(herd_simd_active() == HERD_SIMD_SCALAR ||
+                  herd_gemv_kernel_at(t, herd_simd_active()) == NULL);
+            break;
+        }
+        for (int p = 0; p < 3; p++) {
+            CHECK(herd_gemv(alone[p], w[p], t, x, rows[p], cols, n, xa));
+            CHECK_MSG(!memcmp(alone[p], y[p], sizeof(float) * n * rows[p]),
+                      "%s parts: matrix %d n %d differs", herd_qtraits_get(t)->name, p, n);
+        }
+    }
+    for (int p = 0; p < 3; p++) {
+        free(w[p]); free(y[p]); free(alone[p]);
+    }
+    free(x); free(xa);
 }
 
 static float prep_scale = 1.0f;
@@ -195,6 +249,7 @@ int main(void)
         run_case(types[i], 5, quant ? 384 : 100, 0);
         if (!quant)
             run_case(types[i], 9, 2053, 0);   /* float tails */
+        check_parts(types[i], 512);
     }
     TEST_END();
 }
