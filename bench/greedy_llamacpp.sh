@@ -15,15 +15,22 @@
 #     steps, steps where llama.cpp's gap > GAP, how many of those herd's argmax
 #     equals, and equal steps overall. Exit status 1 when any step with a gap
 #     > GAP differs (the criterion fails), or when the F32 free-running ids
-#     differ.
+#     differ;
+#   then the same teacher-forced count for llama.cpp's own other CPU backends
+#     (PEER_VARIANTS, default zen4: its AVX-512 backend without AMX, which it
+#     picks on AMD Zen 4 and 5; x64 is its plain C one, slow), each loaded
+#     alone, against the backend llama.cpp picks here: how far two builds of
+#     llama.cpp part on the same criterion (informational; it does not
+#     change the exit status).
 # Models: stories260K (../shared/models, a real trained checkpoint) turned
-# into GGUF by herd convert, with a synthetic 512-piece llama2.c tokenizer
+# into GGUF by herd convert (and, for Q8_0 / Q4_0, herd quantize), with a synthetic 512-piece llama2.c tokenizer
 # (the real one is not available; greedy ids from BOS do not depend on the
 # pieces), and the random TinyLlama-shape models bench/llamacpp.sh writes.
 # Both peer programs are compiled here into the bench cache (llama.cpp's
 # prebuilt libraries from shared/bench/setup-llamacpp.sh; herd's libherd.a).
 # Env: BENCH_DIR=~/.cache/herd-bench THREADS=2 TYPES="f32 q8_0 q4_0"
 #      GAP=1e-2 TF=step|batch HERD_BIN=build (folder of herd and libherd.a)
+#      PEER_VARIANTS="zen4 x64" (default zen4; empty: none)
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 shared=${HERD_SHARED:-$here/../shared}
@@ -32,7 +39,7 @@ dir=${BENCH_DIR:-$HOME/.cache/herd-bench}
 n=${1:-200} t=${THREADS:-2} types=${TYPES:-"f32 q8_0 q4_0"}
 mkdir -p "$dir"
 bash "$shared/bench/setup-llamacpp.sh" "$dir/llamacpp" >/dev/null # installs llama.cpp
-gap=${GAP:-1e-2} tf=${TF:-step}
+gap=${GAP:-1e-2} tf=${TF:-step} variants=${PEER_VARIANTS-zen4}
 
 # llama.cpp's side, built as setup-llamacpp.sh builds llamacpp_bench.c.
 ldir="$dir/llamacpp"
@@ -65,6 +72,41 @@ with open(sys.argv[1], "wb") as f:
         f.write(struct.pack("<fi", -float(i), len(b)) + b)
 EOF
 
+# criterion NAME MODE WHO LLAMA_OUT OTHER_OUT: the counts and PASS/FAIL line;
+# OTHER_OUT has "STEP ARGMAX ..." lines (lines that are not are skipped).
+criterion() {
+  awk -v gap="$gap" -v name="$1" -v tf="$2" -v who="$3" '
+      BEGIN { n = 0 }
+      FNR == NR { if (FNR > 1) { lid[n] = $2; lgap[n] = $3; n++ }; next }
+      $1 ~ /^[0-9]+$/ { hid[$1] = $2 }
+      END {
+        for (i = 0; i < n; i++) {
+          same += hid[i] == lid[i]
+          if (lgap[i] + 0 > gap + 0) {
+            big++; bigsame += hid[i] == lid[i]
+            if (hid[i] != lid[i]) miss = miss (miss == "" ? "" : ",") i
+          }
+          else if (hid[i] != lid[i]) tie = tie (tie == "" ? "" : ",") i
+        }
+        ok = bigsame == big && n > 0
+        printf("%s: teacher-forced (%s): %d steps, %d with llama.cpp gap > %s, %s argmax equal on %d of them; equal on %d of %d overall%s -> %s\n",
+               name, tf, n, big, gap, who, bigsame, same, n, tie == "" ? "" : " (differs at near-ties: steps " tie ")",
+               ok ? "PASS" : "FAIL (steps " miss ")")
+        exit !ok
+      }' "$4" "$5"
+}
+
+# A folder of links to llama.cpp's libraries with one CPU backend, VARIANT.
+variant_bins() {
+  local d="$dir/bins-$1" f
+  rm -rf "$d" && mkdir -p "$d"
+  for f in "$bins"/*; do
+    case "$(basename "$f")" in libggml-cpu-*) ;; *) ln -s "$f" "$d/" ;; esac
+  done
+  ln -s "$bins/libggml-cpu-$1.so" "$d/"
+  echo "$d"
+}
+
 fail=0
 compare() { # name model type
   local tmp h l i
@@ -85,33 +127,25 @@ compare() { # name model type
   { sed -n 's/^bos=//p' "$tmp/l"; awk -v n="$n" 'NR > 1 && NR <= n { print $2 }' "$tmp/l"; } |
     "$argmax" -m "$2" -t "$t" $([ "$tf" = batch ] && echo --batch) > "$tmp/h" 2>"$tmp/herr" ||
     { cat "$tmp/herr" >&2; echo "$1: herd_argmax failed"; fail=1; rm -rf "$tmp"; return; }
-  if ! awk -v gap="$gap" -v name="$1" -v tf="$tf" '
-      BEGIN { n = 0 }
-      FNR == NR { if (FNR > 1) { lid[n] = $2; lgap[n] = $3; n++ }; next }
-      { hid[$1] = $2 }
-      END {
-        for (i = 0; i < n; i++) {
-          same += hid[i] == lid[i]
-          if (lgap[i] + 0 > gap + 0) {
-            big++; bigsame += hid[i] == lid[i]
-            if (hid[i] != lid[i]) miss = miss (miss == "" ? "" : ",") i
-          }
-          else if (hid[i] != lid[i]) tie = tie (tie == "" ? "" : ",") i
-        }
-        ok = bigsame == big && n > 0
-        printf("%s: teacher-forced (%s): %d steps, %d with llama.cpp gap > %s, herd argmax equal on %d of them; equal on %d of %d overall%s -> %s\n",
-               name, tf, n, big, gap, bigsame, same, n, tie == "" ? "" : " (differs at near-ties: steps " tie ")",
-               ok ? "PASS" : "FAIL (steps " miss ")")
-        exit !ok
-      }' "$tmp/l" "$tmp/h"; then
-    fail=1
-  fi
+  criterion "$1" "$tf" herd "$tmp/l" "$tmp/h" || fail=1
+  # llama.cpp against itself: its other CPU backends, teacher-forced alike.
+  for v in $variants; do
+    PEER_LLAMACPP_BINS=$(variant_bins "$v") "$margins" -m "$2" -n "$n" -t "$t" -fa off -kv f32 \
+      -ids <({ sed -n 's/^bos=//p' "$tmp/l"; awk -v n="$n" 'NR > 1 && NR < n + 1 { print $2 }' "$tmp/l"; }) \
+      > "$tmp/v" 2>/dev/null || { echo "$1: llama.cpp ($v) failed"; continue; }
+    criterion "$1" step "llama.cpp's $v backend" "$tmp/l" "$tmp/v" || true
+  done
   rm -rf "$tmp"
 }
 
 s="$dir/stories260K-f32.gguf"
 "$herd" convert -m "$shared/models/stories260K.bin" -z "$dir/tok512.bin" -o "$s" --force -q
 compare "stories260K f32" "$s" f32
+for ty in $types; do
+  [ "$ty" = f32 ] && continue
+  "$herd" quantize --force "$s" "$dir/stories260K-$ty.gguf" "$(echo "$ty" | tr a-z A-Z)" >/dev/null 2>&1
+  compare "stories260K $ty" "$dir/stories260K-$ty.gguf" "$ty"
+done
 for ty in $types; do
   m="$dir/tinyllama-$ty.gguf"
   if [ -f "$m" ]; then compare "tinyllama $ty" "$m" "$ty"; else echo "tinyllama $ty: $m missing (bench/llamacpp.sh writes it)"; fail=1; fi

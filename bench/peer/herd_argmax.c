@@ -3,14 +3,15 @@
  *
  * Built by bench/greedy_llamacpp.sh against libherd.a and include/herd.h.
  *
- *   herd_argmax -m MODEL [-t THREADS] [--batch] < IDS
+ *   herd_argmax -m MODEL [-t THREADS] [--batch] [-dump FILE] < IDS
  *
  * IDS: whitespace-separated token ids t0 t1 ... t(n-1) (t0 is usually BOS).
  * For each position i, prints "i ARGMAX GAP": herd's argmax (lowest id on
  * ties, as its greedy sampler) of the logits after t0..ti, and the gap
  * between its two largest logits. By default the tokens go in one at a time
  * through the KV cache, as herd decodes; --batch evaluates them in one
- * herd_eval with all_logits = 1, as a prompt. */
+ * herd_eval with all_logits = 1, as a prompt. -dump FILE writes every
+ * position's logits (vocab_size float32 each) to FILE. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,14 +58,15 @@ static void print_top2(int i, const float *x, int n)
 
 int main(int argc, char **argv)
 {
-    const char *path = NULL;
+    const char *path = NULL, *dump_path = NULL;
     int threads = 0, batch = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "-m") && i + 1 < argc) path = argv[++i];
         else if (!strcmp(argv[i], "-t") && i + 1 < argc) threads = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--batch")) batch = 1;
+        else if (!strcmp(argv[i], "-dump") && i + 1 < argc) dump_path = argv[++i];
         else {
-            fprintf(stderr, "usage: herd_argmax -m MODEL [-t THREADS] [--batch] < IDS\n");
+            fprintf(stderr, "usage: herd_argmax -m MODEL [-t THREADS] [--batch] [-dump FILE] < IDS\n");
             return 2;
         }
     }
@@ -92,18 +94,29 @@ int main(int argc, char **argv)
         fprintf(stderr, "herd_argmax: out of memory\n");
         return 1;
     }
+    FILE *dump = NULL;
+    if (dump_path && !(dump = fopen(dump_path, "wb"))) {
+        fprintf(stderr, "herd_argmax: cannot write %s\n", dump_path);
+        return 1;
+    }
     if (batch) {
         if (herd_eval(ctx, ids, NULL, n, logits, 1) != HERD_OK)
             return fail("eval");
+        if (dump)
+            fwrite(logits, sizeof(float), (size_t)V * (size_t)n, dump);
         for (int i = 0; i < n; i++)
             print_top2(i, logits + (size_t)i * V, V);
     } else {
         for (int i = 0; i < n; i++) {
             if (herd_eval(ctx, &ids[i], NULL, 1, logits, 0) != HERD_OK)
                 return fail("eval");
+            if (dump)
+                fwrite(logits, sizeof(float), (size_t)V, dump);
             print_top2(i, logits, V);
         }
     }
+    if (dump)
+        fclose(dump);
     free(logits);
     free(ids);
     herd_context_free(ctx);
