@@ -24,7 +24,7 @@ static void bench_help(FILE *f)
 "medians as pp_tok_s=X and tg_tok_s=Y (as ../shared/bench/llamacpp_bench does).\n"
 "Token ids are fixed pseudo-random ones, so no tokenizer is needed. Peak\n"
 "resident memory (weights mapped and touched, KV cache, scratch) comes last,\n"
-"then how much of the mapped files sits in 2 MiB pages (HERD_HUGEPAGES=off: none).\n\n"
+"then how much of the mapped files sits in 2 MiB pages (HERD_HUGEPAGES=off: no 2 MiB alignment, advice or re-reading).\n\n"
 "  -m, --model PATH     GGUF file, llama2.c .bin, or Hugging Face folder\n"
 "  -p, --n-prompt P     prompt tokens (default 128)\n"
 "  -n, --n-gen N        generated tokens (default 128)\n"
