@@ -130,29 +130,15 @@ static double median(double *v, int n)
     return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
-/* Peak resident set size in MiB (VmHWM), -1 when unknown. */
-static double peak_rss_mib(void)
+/* The "KEY: N kB" line of a /proc file, in MiB; -1 when unknown. */
+static double proc_mib(const char *path, const char *key)
 {
-    FILE *f = fopen("/proc/self/status", "r");
+    FILE *f = fopen(path, "r");
     char line[256];
+    size_t k = strlen(key);
     double kb = -1;
     while (f && fgets(line, sizeof line, f))
-        if (sscanf(line, "VmHWM: %lf kB", &kb) == 1)
-            break;
-    if (f)
-        fclose(f);
-    return kb < 0 ? -1 : kb / 1024;
-}
-
-/* MiB of files mapped in 2 MiB pages now (FilePmdMapped), -1 when unknown:
- * how much of the weights a decoding step reads through 2 MiB TLB entries. */
-static double huge_mapped_mib(void)
-{
-    FILE *f = fopen("/proc/self/smaps_rollup", "r");
-    char line[256];
-    double kb = -1;
-    while (f && fgets(line, sizeof line, f))
-        if (sscanf(line, "FilePmdMapped: %lf kB", &kb) == 1)
+        if (!strncmp(line, key, k) && line[k] == ':' && sscanf(line + k + 1, "%lf", &kb) == 1)
             break;
     if (f)
         fclose(f);
@@ -161,8 +147,11 @@ static double huge_mapped_mib(void)
 
 static void report(const bench_opts *o, const herd_config *c, double *pp, double *tg)
 {
-    double mpp = median(pp, o->reps), mtg = median(tg, o->reps), rss = peak_rss_mib();
-    double huge = huge_mapped_mib();
+    double mpp = median(pp, o->reps), mtg = median(tg, o->reps);
+    /* Peak resident memory, and how much of the mapped files (the weights)
+     * a decoding step reads through 2 MiB TLB entries. */
+    double rss = proc_mib("/proc/self/status", "VmHWM");
+    double huge = proc_mib("/proc/self/smaps_rollup", "FilePmdMapped");
     if (!o->json) {
         printf("pp_tok_s=%.2f\ntg_tok_s=%.2f\npeak_rss_mib=%.1f\nhuge_mapped_mib=%.1f\n", mpp,
                mtg, rss, huge);
