@@ -244,6 +244,9 @@ target void name(float *y, int64_t ys, const void *vw, size_t wrow, const void *
               int64_t rows, int64_t cols, int n) \
 { \
     const char *w = vw, *xa = vx, *end = w + (size_t)rows * wrow; \
+    /* The first PF_DIST bytes, which no row step prefetches, at once. */ \
+    for (const char *p = w; p < end && p < w + PF_DIST; p += 64) \
+        _mm_prefetch(p, _MM_HINT_T1); \
     for (int64_t r = 0; r < rows;) { \
         const int R = rows - r >= ROWS ? ROWS : 1; \
         for (int t = 0; t < n; t += TOKENS) { \
