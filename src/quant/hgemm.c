@@ -146,9 +146,7 @@ herd_status herd_hgemm(float *y, const float *x, const void *w, int64_t rows, in
         return herd_fail(HERD_E_UNSUPPORTED, "hgemm: kernel %d does not run here", (int)k);
     if (n < 0 || (n > 0 && (!y || !x || !w || !scratch)))
         return herd_fail(HERD_E_ARG, "hgemm: bad arguments");
-    const size_t skip = (size_t)(-(uintptr_t)scratch & 63);
-    scratch = (uint8_t *)scratch + skip;
-    scratch_bytes = scratch_bytes > skip ? scratch_bytes - skip : 0;
+    scratch = qg_align64(scratch, &scratch_bytes);
     const size_t tb = tile_bytes(KC), fixed = (size_t)omp_get_max_threads() * tb;
     if (scratch_bytes < fixed + 2 * tb)
         return herd_fail(HERD_E_ARG, "hgemm: %zu bytes of scratch, %zu needed", scratch_bytes,

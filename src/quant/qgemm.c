@@ -272,9 +272,7 @@ herd_status herd_qgemm(float *y, const float *x, const void *w, herd_qtype t, in
         return herd_fail(HERD_E_UNSUPPORTED, "qgemm: kernel %d does not run here", (int)k);
     if (n < 0 || (n > 0 && (!y || !x || !w || !scratch)))
         return herd_fail(HERD_E_ARG, "qgemm: bad arguments");
-    const size_t skip = (size_t)(-(uintptr_t)scratch & 63);
-    scratch = (uint8_t *)scratch + skip;
-    scratch_bytes = scratch_bytes > skip ? scratch_bytes - skip : 0;
+    scratch = qg_align64(scratch, &scratch_bytes);
     qg_shape s;
     shape_of(&s, t, w, rows, cols);
     const size_t fixed = (size_t)omp_get_max_threads() * thread_bytes(&s);

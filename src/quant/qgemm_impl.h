@@ -17,6 +17,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* scratch moved up to a 64-byte boundary, *bytes shrunk to match (0 if
+ * nothing is left): the panels and tiles of qgemm and hgemm need it. */
+static inline void *qg_align64(void *scratch, size_t *bytes)
+{
+    const size_t skip = (size_t)(-(uintptr_t)scratch & 63);
+    *bytes = *bytes > skip ? *bytes - skip : 0;
+    return (uint8_t *)scratch + skip;
+}
+
 typedef struct {
     herd_qtype t;
     int sub;            /* values per sub-block: 32, or 16 for Q6_K */
