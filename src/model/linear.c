@@ -44,6 +44,14 @@ static herd_status widen_rows(const herd_tensor *w, int r0, int rows, int in, fl
     return HERD_OK;
 }
 
+/* A batch of n rows that the few-token kernels (quant/gemv.h) may take,
+ * with its prepared activations fitting in xq. */
+static int gemv_batch(herd_qtype ty, int n, int in)
+{
+    return n <= HERD_LINEAR_BLOCK_ROWS && n <= HERD_GEMV_MAX_TOKENS &&
+           herd_gemv_act_bytes(ty, in) <= herd_linear_xq_bytes(in);
+}
+
 static int tile_rows_for(int in)
 {
     return HERD_LINEAR_TILE_FLOATS / in > 0 ? HERD_LINEAR_TILE_FLOATS / in : 1;
@@ -76,8 +84,7 @@ herd_status herd_linear(float *y, const float *x, const herd_tensor *w, int n, i
     int amx_h = big && !amx_q && herd_hgemm_available(HERD_QGEMM_AMX) &&
                 herd_hgemm_fits(ty, out, in) && herd_hgemm_min_scratch(in) + 64 <= tile_bytes;
     /* A few tokens (generation): each weight row read once for all of them. */
-    if (!amx_q && !amx_h && n <= HERD_LINEAR_BLOCK_ROWS && n <= HERD_GEMV_MAX_TOKENS &&
-        herd_gemv_act_bytes(ty, in) <= herd_linear_xq_bytes(in) &&
+    if (!amx_q && !amx_h && gemv_batch(ty, n, in) &&
         herd_gemv(y, w->data, ty, x, out, in, n, xq))
         return HERD_OK;
     if (w->type == HERD_TYPE_F32) {
@@ -107,8 +114,7 @@ herd_status herd_linear_many(float *const *y, const float *x, const herd_tensor 
     enum { MAX = 4 };
     herd_gemv_part parts[MAX];
     const herd_qtype ty = (herd_qtype)w[0]->type;
-    int ok = count <= MAX && n <= HERD_LINEAR_BLOCK_ROWS && n <= HERD_GEMV_MAX_TOKENS &&
-             herd_gemv_act_bytes(ty, in) <= herd_linear_xq_bytes(in);
+    int ok = count <= MAX && gemv_batch(ty, n, in);
     for (int i = 0; ok && i < count; i++) {
         ok = w[i]->type == w[0]->type;
         parts[i] = (herd_gemv_part){y[i], w[i]->data, out[i]};
