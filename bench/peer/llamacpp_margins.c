@@ -6,7 +6,7 @@
  * release), as that script builds llamacpp_bench.c.
  *
  *   llamacpp_margins -m MODEL.gguf -n N [-t 2] [-fa off|on|auto] [-kv f32|f16]
- *                    [-ids FILE] [-dump FILE] [-noextra] [-tensors DIR]
+ *                    [-ids FILE] [-dump FILE] [-noextra] [-tensors DIR [-tensor-step K]]
  *
  * Prints "bos=ID", then one line per step "STEP ID GAP SECOND": the chosen
  * (argmax, lowest id on ties) token, logit[ID] - logit[SECOND], and the
@@ -18,7 +18,8 @@
  * feeding back the argmax; -dump FILE appends every step's logits (n_vocab
  * float32) to FILE; -noextra loads the weights without extra buffer types
  * (no repacking, no AMX); -tensors DIR writes every graph tensor of step 0
- * (F32 ones) as DIR/NAME.f32 raw float32, via the eval callback. */
+ * (-tensor-step K: of step K; F32 ones) as DIR/NAME.OP.f32 raw float32, via
+ * the eval callback. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,13 +57,13 @@ static void top2(const float *x, int n, int *first, int *second)
 
 /* Eval callback for -tensors: every F32 tensor of the graph, raw. */
 static const char *tensor_dir;
-static int tensor_step;
+static int tensor_step, tensor_want;
 
 static bool dump_tensor(struct ggml_tensor *t, bool ask, void *ud)
 {
     (void)ud;
     if (ask)
-        return tensor_dir && tensor_step == 0;
+        return tensor_dir && tensor_step == tensor_want;
     if (t->type != GGML_TYPE_F32 || !ggml_is_contiguous(t))
         return true;
     size_t bytes = ggml_nbytes(t);
@@ -71,7 +72,7 @@ static bool dump_tensor(struct ggml_tensor *t, bool ask, void *ud)
         return true;
     ggml_backend_tensor_get(t, buf, 0, bytes);
     char path[1024];
-    snprintf(path, sizeof path, "%s/%s.f32", tensor_dir, t->name);
+    snprintf(path, sizeof path, "%s/%s.%s.f32", tensor_dir, t->name, ggml_op_desc(t));
     for (char *c = path + strlen(tensor_dir) + 1; *c; c++)
         if (*c == '/' || *c == ' ' || *c == '(' || *c == ')')
             *c = '_';
@@ -125,10 +126,12 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "-ids") && v) ids_path = argv[++i];
         else if (!strcmp(a, "-dump") && v) dump_path = argv[++i];
         else if (!strcmp(a, "-tensors") && v) tensor_dir = argv[++i];
+        else if (!strcmp(a, "-tensor-step") && v) tensor_want = atoi(argv[++i]);
         else if (!strcmp(a, "-noextra")) noextra = 1;
         else {
             fprintf(stderr, "usage: %s -m MODEL.gguf -n N [-t 2] [-fa off|on|auto] [-kv f32|f16]"
-                            " [-ids FILE] [-dump FILE] [-noextra] [-tensors DIR]\n", argv[0]);
+                            " [-ids FILE] [-dump FILE] [-noextra] [-tensors DIR [-tensor-step K]]\n",
+                    argv[0]);
             return 2;
         }
     }
