@@ -10,7 +10,15 @@
  * scales spread over the lanes that need them. F32 and F16 take the
  * activations as float.
  *
- * Each kernel has a scalar twin (gemv_scalar.c) over the same layout. */
+ * Q8_0 and Q4_0 sum each row's blocks one after another, acc =
+ * fma(float(the block's integer sum), weight scale * activation scale, acc):
+ * the order of llama.cpp's kernels for such weights on AVX-512 VNNI / AMX
+ * machines (its AMX buffer's single-token path, for matrices whose rows
+ * and columns are multiples of 32), so that herd's products are its floats
+ * (kernels/order.h says why that matters).
+ *
+ * Each kernel has a scalar twin (gemv_scalar.c) over the same layout; for
+ * Q8_0 and Q4_0 the SIMD kernels give the twin's floats bit for bit. */
 #ifndef HERD_QUANT_GEMV_H
 #define HERD_QUANT_GEMV_H
 #include "quant/quant.h"

@@ -63,37 +63,87 @@ static const uint8_t q4_0_didx8[64] = {
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
 
+/* The order of the sums (gemv.h): each row's blocks one after another,
+ * acc = fma(float(block's integer sum), weight scale * activation scale, acc).
+ * A step's integer products of 4 rows, each block's over 4 lanes (Q4_0) or 8
+ * (Q8_0), are reduced to one sum per (row, block) by a transposing tree:
+ * 128-bit lane k of the result holds the 4 rows' sums of the step's k-th
+ * 128-bit lane of products. */
+INLINE TGT __m512i rows4_lane_sums(__m512i p0, __m512i p1, __m512i p2, __m512i p3)
+{
+    const __m512i u01 = _mm512_add_epi32(_mm512_unpacklo_epi32(p0, p1),
+                                         _mm512_unpackhi_epi32(p0, p1));
+    const __m512i u23 = _mm512_add_epi32(_mm512_unpacklo_epi32(p2, p3),
+                                         _mm512_unpackhi_epi32(p2, p3));
+    return _mm512_add_epi32(_mm512_unpacklo_epi64(u01, u23), _mm512_unpackhi_epi64(u01, u23));
+}
+
+/* Four rows' scales in the layout rows4_lane_sums gives: lane 4j + r from
+ * row r's vector, whose lanes hold its blocks' scales. */
+INLINE TGT __m512 rows4_pick(const __m512 *dw)
+{
+    __m512 v = _mm512_mask_blend_ps(0x2222, dw[0], dw[1]);
+    v = _mm512_mask_blend_ps(0x4444, v, dw[2]);
+    return _mm512_mask_blend_ps(0x8888, v, dw[3]);
+}
+
+/* acc (rows 0..3) = fma(sums of 128-bit lane j, scales of lane j, acc) for
+ * the lanes j of mask (in order): one block after another. */
+#define CHAIN(acc, S, D, LANES) do { \
+        const __m512 sf_ = _mm512_cvtepi32_ps(S); \
+        for (int j_ = 0; j_ < 4; j_++) \
+            if ((LANES) >> j_ & 1) \
+                (acc) = _mm_fmadd_ps(lane128(sf_, j_), lane128(D, j_), (acc)); \
+    } while (0)
+
+INLINE TGT __m128 lane128(__m512 v, int j)
+{
+    switch (j) {
+    case 0: return _mm512_castps512_ps128(v);
+    case 1: return _mm512_extractf32x4_ps(v, 1);
+    case 2: return _mm512_extractf32x4_ps(v, 2);
+    default: return _mm512_extractf32x4_ps(v, 3);
+    }
+}
+
+/* The tile for R == ROWS (4) rows; R == 1 rows go to the scalar twin. */
 #define Q4_0_TILE(name, target, PERM2, PERM1, QI, DI) \
 INLINE target void name(float *y, int64_t ys, const char *w, size_t wrow, const char *xa, \
-                          size_t xs, int64_t cols, const char *end, const int R, const int T) \
+                          size_t xs, int64_t cols, const char *end, const int T) \
 { \
     const int64_t steps = cols / 128; \
     const __m512i m4 = _mm512_set1_epi8(0x0f); \
     const __m512i qidx = _mm512_loadu_si512(QI), didx = _mm512_loadu_si512(DI); \
-    __m512 acc[ROWS][TOKENS]; \
-    for (int r = 0; r < R; r++) \
-        for (int t = 0; t < T; t++) \
-            acc[r][t] = _mm512_setzero_ps(); \
+    __m128 acc[TOKENS]; \
+    for (int t = 0; t < T; t++) \
+        acc[t] = _mm_setzero_ps(); \
     for (int64_t g = 0; g < steps; g++) { \
-        for (int r = 0; r < R; r++) { \
+        __m512i p[TOKENS][ROWS]; \
+        __m512 dw[ROWS]; \
+        for (int r = 0; r < ROWS; r++) { \
             const char *b = w + (size_t)r * wrow + g * 72; \
             PF_ROW(b, 72); \
             const __m512i A = _mm512_loadu_si512(b), B = _mm512_loadu_si512(b + 8); \
             const __m512i raw = PERM2(A, qidx, B); \
             __m512i lo = _mm512_and_si512(raw, m4); \
             __m512i hi = _mm512_and_si512(_mm512_srli_epi16(raw, 4), m4); \
-            __m512 dw = _mm512_cvtph_ps(_mm512_castsi512_si256(PERM1(didx, A))); \
+            dw[r] = _mm512_cvtph_ps(_mm512_castsi512_si256(PERM1(didx, A))); \
             for (int t = 0; t < T; t++) { \
                 const herd_gemv_q4_0_act *a = (const herd_gemv_q4_0_act *)(xa + t * xs) + g; \
-                __m512i p = _mm512_dpbusd_epi32(_mm512_loadu_si512(a->corr), lo, \
+                __m512i q = _mm512_dpbusd_epi32(_mm512_loadu_si512(a->corr), lo, \
                                                 _mm512_loadu_si512(a->lo)); \
-                p = _mm512_dpbusd_epi32(p, hi, _mm512_loadu_si512(a->hi)); \
-                acc[r][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), \
-                                            _mm512_mul_ps(dw, _mm512_loadu_ps(a->d)), acc[r][t]); \
+                p[t][r] = _mm512_dpbusd_epi32(q, hi, _mm512_loadu_si512(a->hi)); \
             } \
         } \
+        const __m512 dw4 = rows4_pick(dw); \
+        for (int t = 0; t < T; t++) { \
+            const herd_gemv_q4_0_act *a = (const herd_gemv_q4_0_act *)(xa + t * xs) + g; \
+            const __m512i S = rows4_lane_sums(p[t][0], p[t][1], p[t][2], p[t][3]); \
+            CHAIN(acc[t], S, _mm512_mul_ps(dw4, _mm512_loadu_ps(a->d)), 0xf); \
+        } \
     } \
-    STORE(acc, y, ys, R, T); \
+    for (int t = 0; t < T; t++) \
+        _mm_storeu_ps(y + t * ys, acc[t]); \
 }
 Q4_0_TILE(q4_0_tile, TGT, _mm512_permutex2var_epi16, _mm512_permutexvar_epi16, q4_0_qidx,
           q4_0_didx)
@@ -121,32 +171,40 @@ static const uint8_t q8_0_didx8[64] = {
 
 #define Q8_0_TILE(name, target, PERM2, PERM1, QI, DI) \
 INLINE target void name(float *y, int64_t ys, const char *w, size_t wrow, const char *xa, \
-                          size_t xs, int64_t cols, const char *end, const int R, const int T) \
+                          size_t xs, int64_t cols, const char *end, const int T) \
 { \
     const int64_t steps = cols / 64; \
     const __m512i bias = _mm512_set1_epi8((char)0x80); \
     const __m512i qidx = _mm512_loadu_si512(QI), didx = _mm512_loadu_si512(DI); \
-    __m512 acc[ROWS][TOKENS]; \
-    for (int r = 0; r < R; r++) \
-        for (int t = 0; t < T; t++) \
-            acc[r][t] = _mm512_setzero_ps(); \
+    __m128 acc[TOKENS]; \
+    for (int t = 0; t < T; t++) \
+        acc[t] = _mm_setzero_ps(); \
     for (int64_t g = 0; g < steps; g++) { \
-        for (int r = 0; r < R; r++) { \
+        __m512i p[TOKENS][ROWS]; \
+        __m512 dw[ROWS]; \
+        for (int r = 0; r < ROWS; r++) { \
             const char *b = w + (size_t)r * wrow + g * 68; \
             PF_ROW(b, 68); \
             const __m512i A = _mm512_loadu_si512(b), B = _mm512_loadu_si512(b + 4); \
             __m512i u = _mm512_xor_si512(PERM2(A, qidx, B), bias); \
-            __m512 dw = _mm512_cvtph_ps(_mm512_castsi512_si256(PERM1(didx, A))); \
+            dw[r] = _mm512_cvtph_ps(_mm512_castsi512_si256(PERM1(didx, A))); \
             for (int t = 0; t < T; t++) { \
                 const herd_gemv_q8_0_act *a = (const herd_gemv_q8_0_act *)(xa + t * xs) + g; \
-                __m512i p = _mm512_dpbusd_epi32(_mm512_loadu_si512(a->corr), u, \
-                                                _mm512_loadu_si512(a->qs)); \
-                acc[r][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), \
-                                            _mm512_mul_ps(dw, _mm512_loadu_ps(a->d)), acc[r][t]); \
+                p[t][r] = _mm512_dpbusd_epi32(_mm512_loadu_si512(a->corr), u, \
+                                              _mm512_loadu_si512(a->qs)); \
             } \
         } \
+        const __m512 dw4 = rows4_pick(dw); \
+        for (int t = 0; t < T; t++) { \
+            const herd_gemv_q8_0_act *a = (const herd_gemv_q8_0_act *)(xa + t * xs) + g; \
+            __m512i S = rows4_lane_sums(p[t][0], p[t][1], p[t][2], p[t][3]); \
+            /* block k spans 128-bit lanes 2k and 2k + 1 */ \
+            S = _mm512_add_epi32(S, _mm512_shuffle_i32x4(S, S, _MM_SHUFFLE(2, 3, 0, 1))); \
+            CHAIN(acc[t], S, _mm512_mul_ps(dw4, _mm512_loadu_ps(a->d)), 0x5); \
+        } \
     } \
-    STORE(acc, y, ys, R, T); \
+    for (int t = 0; t < T; t++) \
+        _mm_storeu_ps(y + t * ys, acc[t]); \
 }
 Q8_0_TILE(q8_0_tile, TGT, _mm512_permutex2var_epi16, _mm512_permutexvar_epi16, q8_0_qidx,
           q8_0_didx)
@@ -272,11 +330,37 @@ target void name(float *y, int64_t ys, const void *vw, size_t wrow, const void *
         r += R; \
     } \
 }
-KERNEL(herd_gemv_q4_0_avx512vnni, q4_0_tile, TGT)
-KERNEL(herd_gemv_q8_0_avx512vnni, q8_0_tile, TGT)
-KERNEL(herd_gemv_q4_0_avx512vbmi, q4_0_tile_vbmi, TGT_VBMI)
-KERNEL(herd_gemv_q8_0_avx512vbmi, q8_0_tile_vbmi, TGT_VBMI)
 KERNEL(herd_gemv_f16_avx512, f16_tile, TGT512)
 KERNEL(herd_gemv_f32_avx512, f32_tile, TGT512)
+
+/* Q4_0 and Q8_0: ROWS rows times TOKENS tokens at a time; the last rows %
+ * ROWS rows through the scalar twin, which sums in the same order. */
+#define KERNEL_Q(name, tile, target, twin) \
+target void name(float *y, int64_t ys, const void *vw, size_t wrow, const void *vx, size_t xs, \
+              int64_t rows, int64_t cols, int n) \
+{ \
+    const char *w = vw, *xa = vx, *end = w + (size_t)rows * wrow; \
+    for (const char *p = w; p < end && p < w + PF_DIST; p += 64) \
+        _mm_prefetch(p, _MM_HINT_T1); \
+    int64_t r = 0; \
+    for (; rows - r >= ROWS; r += ROWS) \
+        for (int t = 0; t < n; t += TOKENS) { \
+            const int T = n - t < TOKENS ? n - t : TOKENS; \
+            float *yo = y + t * ys + r; \
+            const char *wo = w + (size_t)r * wrow, *xo = xa + t * xs; \
+            switch (T) { \
+            case 1: tile(yo, ys, wo, wrow, xo, xs, cols, end, 1); break; \
+            case 2: tile(yo, ys, wo, wrow, xo, xs, cols, end, 2); break; \
+            case 3: tile(yo, ys, wo, wrow, xo, xs, cols, end, 3); break; \
+            default: tile(yo, ys, wo, wrow, xo, xs, cols, end, 4); break; \
+            } \
+        } \
+    if (r < rows) \
+        twin(y + r, ys, w + (size_t)r * wrow, wrow, xa, xs, rows - r, cols, n); \
+}
+KERNEL_Q(herd_gemv_q4_0_avx512vnni, q4_0_tile, TGT, herd_gemv_q4_0_scalar)
+KERNEL_Q(herd_gemv_q8_0_avx512vnni, q8_0_tile, TGT, herd_gemv_q8_0_scalar)
+KERNEL_Q(herd_gemv_q4_0_avx512vbmi, q4_0_tile_vbmi, TGT_VBMI, herd_gemv_q4_0_scalar)
+KERNEL_Q(herd_gemv_q8_0_avx512vbmi, q8_0_tile_vbmi, TGT_VBMI, herd_gemv_q8_0_scalar)
 
 #endif

@@ -99,7 +99,7 @@ void herd_gemv_q4_0_scalar(float *y, int64_t ys, const void *w, size_t wrow, con
                 int s = g->corr[4 * k];
                 for (int j = 0; j < 16; j++)
                     s += (b->qs[j] & 15) * g->lo[16 * k + j] + (b->qs[j] >> 4) * g->hi[16 * k + j];
-                acc += herd_f16_to_f32(b->d) * g->d[4 * k] * (float)s;
+                acc = fmaf((float)s, herd_f16_to_f32(b->d) * g->d[4 * k], acc);
             }
             y[t * ys + r] = acc;
         }
@@ -120,7 +120,7 @@ void herd_gemv_q8_0_scalar(float *y, int64_t ys, const void *w, size_t wrow, con
                 int s = g->corr[8 * k];
                 for (int j = 0; j < 32; j++)
                     s += (b->qs[j] + 128) * g->qs[32 * k + j];
-                acc += herd_f16_to_f32(b->d) * g->d[8 * k] * (float)s;
+                acc = fmaf((float)s, herd_f16_to_f32(b->d) * g->d[8 * k], acc);
             }
             y[t * ys + r] = acc;
         }
