@@ -1,4 +1,5 @@
 #include "kernels/kernels.h"
+#include "kernels/order.h"
 #include <cblas.h>
 #include <math.h>
 #include <string.h>
@@ -38,43 +39,32 @@ void herd_attention(float *out, const float *q, const float *k_cache,
     }
 }
 
-/* q . k over head_dim values in eight independent sums (vectorisable
- * without reassociating one long sum). */
-static float dot_lanes(const float *q, const float *k, int d)
+/* Row of position t of a paged cache. */
+static const float *paged_row(const float *base, const int *blocks, int block,
+                              size_t block_stride, int t, int kv_stride)
 {
-    float acc[8] = {0};
-    int i = 0;
-    for (; i + 8 <= d; i += 8)
-        for (int j = 0; j < 8; j++)
-            acc[j] += q[i + j] * k[i + j];
-    float s = 0;
-    for (; i < d; i++)
-        s += q[i] * k[i];
-    return s + ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+    return base + (size_t)blocks[t / block] * block_stride + (size_t)(t % block) * kv_stride;
 }
 
+/* Decoding's order (kernels/order.h): scores by herd_dot64, softmax, and
+ * out[i] = p . V[:, i] with position t in lane t % 64 of herd_dot64's sums. */
 void herd_attention_head_paged(float *out, const float *q, const float *k, const float *v,
                                const int *blocks, int block, size_t block_stride,
                                int n_keys, int head_dim, int kv_stride, float *scratch)
 {
     float scale = 1.0f / sqrtf((float)head_dim);
-    for (int t0 = 0; t0 < n_keys; t0 += block) {
-        size_t base = (size_t)blocks[t0 / block] * block_stride;
-        int n = n_keys - t0 < block ? n_keys - t0 : block;
-        for (int t = 0; t < n; t++)
-            scratch[t0 + t] = dot_lanes(q, k + base + (size_t)t * kv_stride, head_dim) * scale;
-    }
+    for (int t = 0; t < n_keys; t++)
+        scratch[t] = herd_dot64(paged_row(k, blocks, block, block_stride, t, kv_stride), q, 1,
+                                head_dim) * scale;
     herd_softmax(scratch, n_keys);
-    memset(out, 0, (size_t)head_dim * sizeof *out);
-    for (int t0 = 0; t0 < n_keys; t0 += block) {
-        size_t base = (size_t)blocks[t0 / block] * block_stride;
-        int n = n_keys - t0 < block ? n_keys - t0 : block;
-        for (int t = 0; t < n; t++) {
-            const float *vt = v + base + (size_t)t * kv_stride;
-            float a = scratch[t0 + t];
-            for (int i = 0; i < head_dim; i++)
-                out[i] += a * vt[i];
-        }
+    for (int i = 0; i < head_dim; i++) {
+        float s[64] = {0}, f[16];
+        for (int t = 0; t < n_keys; t++)
+            s[t % 64] = fmaf(paged_row(v, blocks, block, block_stride, t, kv_stride)[i],
+                             scratch[t], s[t % 64]);
+        for (int l = 0; l < 16; l++)
+            f[l] = (s[l] + s[l + 32]) + (s[l + 16] + s[l + 48]);
+        out[i] = herd_sum16(f);
     }
 }
 

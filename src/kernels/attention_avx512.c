@@ -1,13 +1,16 @@
 /* AVX-512 grouped-query attention of one query token over a paged cache
  * (kernels.h, herd_attention_group_paged_avx512): the g query heads that
- * share a K/V head are done together, head_dim 64 or 128.
- *  - scores: per head, four (or eight) FMAs a key, and one transposing
- *    reduction per 16 keys instead of a horizontal sum per key;
- *  - softmax: herd_softmax, as the scalar twin;
- *  - out = p V: each V row is loaded once for several heads at a time.
- * Its twin is herd_attention_head_paged for each head; the caller picks
- * this one only where the CPU has AVX-512 (quant/quant.h's level). */
+ * share a K/V head are done together, head_dim 64 or 128, in the order of
+ * kernels/order.h, bit for bit its twin herd_attention_head_paged run per
+ * head:
+ *  - scores: per key, 64 lanes of products folded to 16; then one
+ *    transposing tree per 16 keys that adds each key's lanes as herd_sum16;
+ *  - softmax: herd_expf_poly16, 16 scores at a time;
+ *  - out = p V: position t into sum t % 64, one sum at a time over the
+ *    positions t, t + 64, ... for several heads, each V row loaded once for
+ *    all of them; then the 64 sums folded as herd_dot64's. */
 #include "kernels/kernels.h"
+#include "kernels/order.h"
 #include <math.h>
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -15,27 +18,31 @@
 #define TGT __attribute__((target("avx2,fma,avx512f,avx512dq")))
 #define INLINE static inline __attribute__((always_inline))
 
-/* One vector from 16: lane i holds the sum of v[i]'s 16 lanes. */
-INLINE TGT __m512 sum16(const __m512 *v)
+/* One vector from 16: lane i holds herd_sum16 of v[i]'s lanes. */
+INLINE TGT __m512 sum16x16(const __m512 *v)
 {
-    __m512 u[4];
-    for (int g = 0; g < 4; g++) {
-        __m512 t[2];
-        for (int j = 0; j < 2; j++) {
-            __m512 a = v[4 * g + 2 * j], b = v[4 * g + 2 * j + 1];
-            t[j] = _mm512_add_ps(_mm512_unpacklo_ps(a, b), _mm512_unpackhi_ps(a, b));
-        }
-        __m512d lo = _mm512_unpacklo_pd(_mm512_castps_pd(t[0]), _mm512_castps_pd(t[1]));
-        __m512d hi = _mm512_unpackhi_pd(_mm512_castps_pd(t[0]), _mm512_castps_pd(t[1]));
-        u[g] = _mm512_add_ps(_mm512_castpd_ps(lo), _mm512_castpd_ps(hi));
-    }
-    /* u[g]'s 128-bit lane L holds the partial sums of v[4g..4g+3] over lane L. */
-    __m512 x01 = _mm512_add_ps(_mm512_shuffle_f32x4(u[0], u[1], 0x88),
-                               _mm512_shuffle_f32x4(u[0], u[1], 0xdd));
-    __m512 x23 = _mm512_add_ps(_mm512_shuffle_f32x4(u[2], u[3], 0x88),
-                               _mm512_shuffle_f32x4(u[2], u[3], 0xdd));
-    return _mm512_add_ps(_mm512_shuffle_f32x4(x01, x23, 0x88),
-                         _mm512_shuffle_f32x4(x01, x23, 0xdd));
+    __m512 w[8], z[4], m[2];
+    for (int i = 0; i < 8; i++) /* lanes i and i + 8 */
+        w[i] = _mm512_add_ps(_mm512_shuffle_f32x4(v[2 * i], v[2 * i + 1], 0x44),
+                             _mm512_shuffle_f32x4(v[2 * i], v[2 * i + 1], 0xee));
+    for (int i = 0; i < 4; i++) /* then i and i + 4: 128-bit lane k is key 4i + k */
+        z[i] = _mm512_add_ps(_mm512_shuffle_f32x4(w[2 * i], w[2 * i + 1], 0x88),
+                             _mm512_shuffle_f32x4(w[2 * i], w[2 * i + 1], 0xdd));
+    for (int i = 0; i < 2; i++) /* then i and i + 2 */
+        m[i] = _mm512_add_ps(_mm512_shuffle_ps(z[2 * i], z[2 * i + 1], _MM_SHUFFLE(1, 0, 1, 0)),
+                             _mm512_shuffle_ps(z[2 * i], z[2 * i + 1], _MM_SHUFFLE(3, 2, 3, 2)));
+    /* then the last two: lane 4k + j holds key k + 4j */
+    __m512 r = _mm512_add_ps(_mm512_shuffle_ps(m[0], m[1], _MM_SHUFFLE(2, 0, 2, 0)),
+                             _mm512_shuffle_ps(m[0], m[1], _MM_SHUFFLE(3, 1, 3, 1)));
+    const __m512i idx = _mm512_set_epi32(15, 11, 7, 3, 14, 10, 6, 2, 13, 9, 5, 1, 12, 8, 4, 0);
+    return _mm512_permutexvar_ps(idx, r);
+}
+
+/* Row of position t of a paged cache. */
+INLINE const float *row_at(const float *base, const int *blocks, int block, size_t block_stride,
+                           int t, int kv_stride)
+{
+    return base + (size_t)blocks[t / block] * block_stride + (size_t)(t % block) * kv_stride;
 }
 
 /* s[t] = scale * q . k_t for one head over the paged keys, 16 at a time. */
@@ -45,55 +52,86 @@ INLINE TGT void scores(float *s, const float *q, const float *k, const int *bloc
     __m512 qv[8], acc[16];
     for (int i = 0; i < NV; i++)
         qv[i] = _mm512_loadu_ps(q + 16 * i);
-    int filled = 0, first = 0;
-    for (int t0 = 0; t0 < n_keys; t0 += block) {
-        const float *kb = k + (size_t)blocks[t0 / block] * block_stride;
-        int n = n_keys - t0 < block ? n_keys - t0 : block;
-        for (int t = 0; t < n; t++) {
-            const float *kt = kb + (size_t)t * kv_stride;
-            __m512 d = _mm512_mul_ps(qv[0], _mm512_loadu_ps(kt));
-            for (int i = 1; i < NV; i++)
-                d = _mm512_fmadd_ps(qv[i], _mm512_loadu_ps(kt + 16 * i), d);
-            acc[filled++] = d;
-            if (filled == 16) {
-                _mm512_storeu_ps(s + first, _mm512_mul_ps(sum16(acc), _mm512_set1_ps(scale)));
-                first += 16;
-                filled = 0;
+    for (int t0 = 0; t0 < n_keys; t0 += 16) {
+        const int n = n_keys - t0 < 16 ? n_keys - t0 : 16;
+        for (int t = 0; t < 16; t++) {
+            if (t >= n) {
+                acc[t] = _mm512_setzero_ps();
+                continue;
             }
+            const float *kt = row_at(k, blocks, block, block_stride, t0 + t, kv_stride);
+            __m512 p[4];
+            for (int g = 0; g < 4; g++)
+                p[g] = _mm512_mul_ps(_mm512_loadu_ps(kt + 16 * g), qv[g]);
+            for (int g = 4; g < NV; g++)
+                p[g - 4] = _mm512_fmadd_ps(_mm512_loadu_ps(kt + 16 * g), qv[g], p[g - 4]);
+            acc[t] = _mm512_add_ps(_mm512_add_ps(p[0], p[2]), _mm512_add_ps(p[1], p[3]));
         }
-    }
-    if (filled) {
-        for (int i = filled; i < 16; i++)
-            acc[i] = _mm512_setzero_ps();
-        _mm512_mask_storeu_ps(s + first, (__mmask16)((1u << filled) - 1),
-                              _mm512_mul_ps(sum16(acc), _mm512_set1_ps(scale)));
+        _mm512_mask_storeu_ps(s + t0, (__mmask16)((1u << n) - 1),
+                              _mm512_mul_ps(sum16x16(acc), _mm512_set1_ps(scale)));
     }
 }
 
-/* out[h] = sum_t p[h][t] v_t for heads h0 .. h0 + H - 1 (p rows n_keys apart). */
+/* herd_softmax's floats, 16 at a time. */
+INLINE TGT void softmax(float *s, int n)
+{
+    __m512 mx = _mm512_set1_ps(-INFINITY);
+    for (int t = 0; t < n; t += 16) {
+        const __mmask16 k = n - t >= 16 ? 0xffff : (__mmask16)((1u << (n - t)) - 1);
+        mx = _mm512_mask_max_ps(mx, k, mx, _mm512_maskz_loadu_ps(k, s + t));
+    }
+    const __m512 max = _mm512_set1_ps(_mm512_reduce_max_ps(mx));
+    double sum = 0;
+    for (int t = 0; t < n; t += 16) {
+        const __mmask16 k = n - t >= 16 ? 0xffff : (__mmask16)((1u << (n - t)) - 1);
+        __m512 e = _mm512_maskz_mov_ps(k, herd_expf_poly16(_mm512_sub_ps(
+                                                 _mm512_maskz_loadu_ps(k, s + t), max)));
+        _mm512_mask_storeu_ps(s + t, k, e);
+        sum += herd_sum16_avx512(e);
+    }
+    const __m512 inv = _mm512_set1_ps((float)(1.0 / sum));
+    for (int t = 0; t < n; t += 16) {
+        const __mmask16 k = n - t >= 16 ? 0xffff : (__mmask16)((1u << (n - t)) - 1);
+        _mm512_mask_storeu_ps(s + t, k, _mm512_mul_ps(_mm512_maskz_loadu_ps(k, s + t), inv));
+    }
+}
+
+/* out[h] = sum_t p[h][t] v_t for heads h0 .. h0 + H - 1 (p rows n_keys
+ * apart), with H * NV <= 16: sum l of 64 over positions l, l + 64, ...,
+ * then the sums folded as herd_dot64 folds its lanes. */
 INLINE TGT void weighted_sum(float *out, const float *p, const float *v, const int *blocks,
                              int block, size_t block_stride, int n_keys, int kv_stride,
                              const int H, const int NV)
 {
-    __m512 acc[16];
-    for (int j = 0; j < H * NV; j++)
-        acc[j] = _mm512_setzero_ps();
-    for (int t0 = 0; t0 < n_keys; t0 += block) {
-        const float *vb = v + (size_t)blocks[t0 / block] * block_stride;
-        int n = n_keys - t0 < block ? n_keys - t0 : block;
-        for (int t = 0; t < n; t++) {
-            const float *vt = vb + (size_t)t * kv_stride;
+    __m512 sums[64][16];
+    for (int l = 0; l < 64; l++) {
+        __m512 acc[16];
+        for (int j = 0; j < H * NV; j++)
+            acc[j] = _mm512_setzero_ps();
+        for (int t = l; t < n_keys; t += 64) {
+            const float *vt = row_at(v, blocks, block, block_stride, t, kv_stride);
             for (int i = 0; i < NV; i++) {
-                __m512 x = _mm512_loadu_ps(vt + 16 * i);
+                const __m512 x = _mm512_loadu_ps(vt + 16 * i);
                 for (int h = 0; h < H; h++)
                     acc[h * NV + i] = _mm512_fmadd_ps(
-                        _mm512_set1_ps(p[(size_t)h * n_keys + t0 + t]), x, acc[h * NV + i]);
+                        x, _mm512_set1_ps(p[(size_t)h * n_keys + t]), acc[h * NV + i]);
             }
         }
+        for (int j = 0; j < H * NV; j++)
+            sums[l][j] = acc[j];
     }
-    for (int h = 0; h < H; h++)
-        for (int i = 0; i < NV; i++)
-            _mm512_storeu_ps(out + (size_t)h * NV * 16 + 16 * i, acc[h * NV + i]);
+    for (int j = 0; j < H * NV; j++) {
+        __m512 f[16];
+        for (int l = 0; l < 16; l++)
+            f[l] = _mm512_add_ps(_mm512_add_ps(sums[l][j], sums[l + 32][j]),
+                                 _mm512_add_ps(sums[l + 16][j], sums[l + 48][j]));
+        for (int l = 0; l < 8; l++)
+            f[l] = _mm512_add_ps(f[l], f[l + 8]);
+        for (int l = 0; l < 4; l++)
+            f[l] = _mm512_add_ps(f[l], f[l + 4]);
+        const __m512 r = _mm512_add_ps(_mm512_add_ps(f[0], f[2]), _mm512_add_ps(f[1], f[3]));
+        _mm512_storeu_ps(out + (size_t)(j / NV) * NV * 16 + 16 * (j % NV), r);
+    }
 }
 
 INLINE TGT void group(float *out, const float *q, int g, const float *k, const float *v,
@@ -106,7 +144,7 @@ INLINE TGT void group(float *out, const float *q, int g, const float *k, const f
         float *s = scratch + (size_t)h * n_keys;
         scores(s, q + (size_t)h * hd, k, blocks, block, block_stride, n_keys, kv_stride, scale,
                NV);
-        herd_softmax(s, n_keys);
+        softmax(s, n_keys);
     }
     int h = 0;
     for (; h + per <= g; h += per)

@@ -15,17 +15,25 @@ void herd_rmsnorm(float *out, const float *x, const float *weight, int n, float 
 
 /* Rotary embeddings: cos/sin tables of [n_pos][head_dim/2] for a theta. */
 void herd_rope_table(float *cos_t, float *sin_t, int n_pos, int half, const double *freqs);
+/* The same tables as llama.cpp computes them, in float: pair i's angle at
+ * position p is freq_scale * (a_i / div[i]) (div NULL: 1), a_0 = p and
+ * a_(i+1) = a_i * theta^(-1 / half) rounded at each step. */
+void herd_rope_table_f32(float *cos_t, float *sin_t, int n_pos, int half, float theta,
+                         const float *div, float freq_scale);
 /* Rotates n_heads vectors of head_dim in place at position pos (row pos of
  * the tables). META rotates pairs (2i, 2i+1); HF rotates (i, i + head_dim/2)
  * with the same frequency i. */
 void herd_rope(float *v, int n_heads, int head_dim, const float *cos_row,
                const float *sin_row, herd_rope_layout layout);
 
-/* In-place softmax over n values. */
+/* In-place softmax over n values (exp and sum as kernels/order.h). */
 void herd_softmax(float *x, int n);
 
-/* out[i] = silu(gate[i]) * up[i]; out may be gate. */
+/* out[i] = silu(gate[i]) * up[i]; out may be gate. silu(g) = g / (1 +
+ * exp(-g)) with kernels/order.h's exp. The _avx512 one gives the same
+ * floats; call it only where the CPU has AVX-512. */
 void herd_swiglu(float *out, const float *gate, const float *up, int n);
+void herd_swiglu_avx512(float *out, const float *gate, const float *up, int n);
 
 /* One query head over n_keys cached positions: k and v point at the head's
  * first element in row 0, rows are kv_stride floats apart. out and q hold
@@ -36,7 +44,8 @@ void herd_attention_head(float *out, const float *q, const float *k,
 
 /* herd_attention_head over a paged cache (PagedAttention): position p's K
  * row is k + blocks[p / block] * block_stride + (p % block) * kv_stride
- * (V likewise), so a sequence's positions may lie in scattered blocks. */
+ * (V likewise), so a sequence's positions may lie in scattered blocks.
+ * Decoding's attention, summed in kernels/order.h's order. */
 void herd_attention_head_paged(float *out, const float *q, const float *k, const float *v,
                                const int *blocks, int block, size_t block_stride,
                                int n_keys, int head_dim, int kv_stride, float *scratch);
@@ -47,7 +56,7 @@ void herd_attention_head_paged(float *out, const float *q, const float *k, const
  * floats. AVX-512 (attention_avx512.c), for head_dim 64 or 128: returns 0
  * and does nothing for another head_dim or where built for another CPU;
  * call it only where the CPU has AVX-512. Its twin: herd_attention_head_paged
- * for each of the g heads. */
+ * for each of the g heads, whose floats it gives bit for bit. */
 int herd_attention_group_paged_avx512(float *out, const float *q, int g, const float *k,
                                       const float *v, const int *blocks, int block,
                                       size_t block_stride, int n_keys, int head_dim,

@@ -3,10 +3,13 @@
 
 float herd_rmsnorm_rstd(float *out, const float *x, const float *weight, int n, float eps)
 {
+    /* llama.cpp's rounding (kernels/order.h): squares in float, summed in
+     * double, the mean and its root in float. */
     double ss = 0;
     for (int i = 0; i < n; i++)
-        ss += (double)x[i] * x[i];
-    float rstd = (float)(1.0 / sqrt(ss / n + eps));
+        ss += (double)(x[i] * x[i]);
+    const float mean = (float)(ss / n);
+    const float rstd = 1.0f / sqrtf(mean + eps);
     for (int i = 0; i < n; i++)
         out[i] = x[i] * rstd * weight[i];
     return rstd;

@@ -12,6 +12,21 @@ void herd_rope_table(float *cos_t, float *sin_t, int n_pos, int half, const doub
     }
 }
 
+void herd_rope_table_f32(float *cos_t, float *sin_t, int n_pos, int half, float theta,
+                         const float *div, float freq_scale)
+{
+    const float step = powf(theta, -2.0f / (float)(2 * half));
+    for (int p = 0; p < n_pos; p++) {
+        float a = (float)p;
+        for (int i = 0; i < half; i++) {
+            const float t = freq_scale * (div ? a / div[i] : a);
+            cos_t[(size_t)p * half + i] = cosf(t);
+            sin_t[(size_t)p * half + i] = sinf(t);
+            a *= step;
+        }
+    }
+}
+
 /* Rotates each pair by the angle (sign 1) or back by it (sign -1). */
 static void rotate(float *v, int n_heads, int head_dim, const float *cos_row,
                    const float *sin_row, herd_rope_layout layout, float sign)
@@ -23,8 +38,10 @@ static void rotate(float *v, int n_heads, int head_dim, const float *cos_row,
             int a = layout == HERD_ROPE_META ? 2 * i : i;
             int b = layout == HERD_ROPE_META ? 2 * i + 1 : i + half;
             float x0 = x[a], x1 = x[b], c = cos_row[i], s = sign * sin_row[i];
-            x[a] = x0 * c - x1 * s;
-            x[b] = x0 * s + x1 * c;
+            /* rounded as llama.cpp's build rounds x0 c - x1 s and x0 s + x1 c
+             * (kernels/order.h): the second product first */
+            x[a] = fmaf(x0, c, -(x1 * s));
+            x[b] = fmaf(x0, s, x1 * c);
         }
     }
 }

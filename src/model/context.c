@@ -37,14 +37,23 @@ herd_status herd_context_new_paged(const herd_model *m, int n_ctx, int n_blocks,
         return herd_fail(HERD_E_NOMEM, "out of memory for a KV cache of %lld positions",
                          (long long)n_blocks * block);
     }
-    double *freqs = malloc((size_t)(hd / 2) * sizeof *freqs);
-    if (!freqs) {
-        herd_context_free(ctx);
-        return herd_fail(HERD_E_NOMEM, "out of memory");
+    const float *div = m->w.rope_freqs.data;
+    if (c->rope_scaling != HERD_ROPE_SCALING_LLAMA3 || div) {
+        /* As llama.cpp: a GGUF's rope_freqs, or linear interpolation. */
+        float scale = !div && c->rope_scaling == HERD_ROPE_SCALING_LINEAR ? 1.0f / c->rope_factor
+                                                                          : 1.0f;
+        herd_rope_table_f32(ctx->rope_cos, ctx->rope_sin, n_ctx, hd / 2, c->rope_theta, div,
+                            scale);
+    } else {
+        double *freqs = malloc((size_t)(hd / 2) * sizeof *freqs);
+        if (!freqs) {
+            herd_context_free(ctx);
+            return herd_fail(HERD_E_NOMEM, "out of memory");
+        }
+        herd_rope_freqs(m, freqs);
+        herd_rope_table(ctx->rope_cos, ctx->rope_sin, n_ctx, hd / 2, freqs);
+        free(freqs);
     }
-    herd_rope_freqs(m, freqs);
-    herd_rope_table(ctx->rope_cos, ctx->rope_sin, n_ctx, hd / 2, freqs);
-    free(freqs);
     *out = ctx;
     return HERD_OK;
 }

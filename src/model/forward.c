@@ -161,7 +161,11 @@ static herd_status ffn(herd_context *ctx, int l, int n)
     float *const gate_up[2] = {s->h1, s->h3};
     const herd_tensor *const w_gate_up[2] = {&L->w1, &L->w3};
     HERD_TRY(linear_many(ctx, l, 4, gate_up, s->xb, w_gate_up, (int[]){hid, hid}, 2, n, dim));
-    herd_swiglu(s->h1, s->h1, s->h3, n * hid);
+    const int simd = herd_simd_active() >= HERD_SIMD_AVX512;
+    for (int t = 0; t < n; t++) { /* row by row: each row's tail rounds as one */
+        float *h1 = s->h1 + (size_t)t * hid, *h3 = s->h3 + (size_t)t * hid;
+        (simd ? herd_swiglu_avx512 : herd_swiglu)(h1, h1, h3, hid);
+    }
     LINEAR(s->xb, s->h1, L->w2, n, hid, dim, l, 6);
     for (size_t i = 0; i < (size_t)n * dim; i++)
         s->x[i] += s->xb[i];
