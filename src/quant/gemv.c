@@ -39,6 +39,20 @@ herd_gemv_kernel herd_gemv_kernel_at(herd_qtype wtype, herd_simd_level l)
     }
 }
 
+herd_gemv_kernel herd_gemv_kernel_for(herd_qtype wtype, herd_simd_level l, int64_t rows)
+{
+    const int lanes = (wtype == HERD_QTYPE_Q8_0 && rows % 32) ||
+                      (wtype == HERD_QTYPE_Q4_0 && rows % 8);
+    if (!lanes)
+        return herd_gemv_kernel_at(wtype, l);
+#if defined(__x86_64__) || defined(__i386__)
+    if (l >= HERD_SIMD_AVX512VNNI)
+        return wtype == HERD_QTYPE_Q8_0 ? herd_gemv_q8_0_lanes_avx512vnni
+                                        : herd_gemv_q4_0_lanes_avx512vnni;
+#endif
+    return wtype == HERD_QTYPE_Q8_0 ? herd_gemv_q8_0_lanes_scalar : herd_gemv_q4_0_lanes_scalar;
+}
+
 void herd_gemv_prepare(herd_qtype wtype, const float *x, int64_t cols, void *xa)
 {
 #if defined(__x86_64__) || defined(__i386__)
@@ -81,11 +95,14 @@ int herd_gemv_parts(const herd_gemv_part *parts, int np, herd_qtype wtype, const
     for (int p = 0; p < np; p++)
         for (int64_t r = 0; r < parts[p].rows; r += chunk, nc++)
             part[nc] = p, first[nc] = r;
+    herd_gemv_kernel kp[MAX_CHUNKS];
+    for (int p = 0; p < np; p++)
+        kp[p] = herd_gemv_kernel_for(wtype, l, parts[p].rows);
     #pragma omp parallel for num_threads(threads) schedule(dynamic, 1)
     for (int c = 0; c < nc; c++) {
         const herd_gemv_part *pp = &parts[part[c]];
         const int64_t r0 = first[c], r1 = r0 + chunk < pp->rows ? r0 + chunk : pp->rows;
-        k(pp->y + r0, pp->rows, (const char *)pp->w + (size_t)r0 * wrow, wrow, xa, xs, r1 - r0,
+        kp[part[c]](pp->y + r0, pp->rows, (const char *)pp->w + (size_t)r0 * wrow, wrow, xa, xs, r1 - r0,
           cols, n);
     }
     return 1;

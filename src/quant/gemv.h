@@ -66,6 +66,19 @@ void herd_gemv_prepare_avx512(herd_qtype wtype, const float *x, int64_t cols, vo
  * NULL where this level has none (herd_gemv then declines). */
 herd_gemv_kernel herd_gemv_kernel_at(herd_qtype wtype, herd_simd_level l);
 
+/* The kernel herd_gemv runs for a whole matrix of rows rows, following
+ * llama.cpp's choice for such a matrix on AVX-512 machines (kernels/order.h):
+ *  - Q8_0 with rows a multiple of 32, Q4_0 with rows a multiple of 8: the
+ *    blocks order above (llama.cpp's AMX and repacked kernels);
+ *  - other Q8_0 / Q4_0 matrices: the lanes order (its vec_dot): lane k of 8
+ *    takes elements 4k .. 4k + 3 of every block, acc[k] = fma(dw * dx,
+ *    float(their integer sum), acc[k]) block after block, then the 8 lanes
+ *    added as (0 + 4 + 2 + 6) + (1 + 5 + 3 + 7);
+ *  - otherwise herd_gemv_kernel_at's.
+ * (Where llama.cpp multiplies F16 weights with activations rounded to F16,
+ * herd keeps them in float.) */
+herd_gemv_kernel herd_gemv_kernel_for(herd_qtype wtype, herd_simd_level l, int64_t rows);
+
 /* y[t][rows] = x[t][cols] . w^T for n tokens, threaded over contiguous row
  * ranges; scratch: n * herd_gemv_act_bytes(wtype, cols) bytes (unused for
  * F32/F16). Returns 0 (and computes nothing) where the type, length or
@@ -93,6 +106,16 @@ void herd_gemv_q8_0_scalar(float *, int64_t, const void *, size_t, const void *,
                            int64_t, int64_t, int);
 void herd_gemv_f16_scalar(float *, int64_t, const void *, size_t, const void *, size_t,
                           int64_t, int64_t, int);
+/* The lanes order (herd_gemv_kernel_for). */
+void herd_gemv_q4_0_lanes_scalar(float *, int64_t, const void *, size_t, const void *, size_t,
+                                 int64_t, int64_t, int);
+void herd_gemv_q8_0_lanes_scalar(float *, int64_t, const void *, size_t, const void *, size_t,
+                                 int64_t, int64_t, int);
+void herd_gemv_q4_0_lanes_avx512vnni(float *, int64_t, const void *, size_t, const void *,
+                                     size_t, int64_t, int64_t, int);
+void herd_gemv_q8_0_lanes_avx512vnni(float *, int64_t, const void *, size_t, const void *,
+                                     size_t, int64_t, int64_t, int);
+
 void herd_gemv_f32_scalar(float *, int64_t, const void *, size_t, const void *, size_t,
                           int64_t, int64_t, int);
 void herd_gemv_q4_0_avx512vnni(float *, int64_t, const void *, size_t, const void *, size_t,

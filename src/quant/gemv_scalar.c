@@ -126,6 +126,65 @@ void herd_gemv_q8_0_scalar(float *y, int64_t ys, const void *w, size_t wrow, con
         }
 }
 
+/* llama.cpp's vec_dot sum of 8 lanes (hsum_float_8): (0+4 + 2+6) + (1+5 + 3+7). */
+static float hsum8(const float *a)
+{
+    const float r0 = a[0] + a[4], r1 = a[1] + a[5], r2 = a[2] + a[6], r3 = a[3] + a[7];
+    return (r0 + r2) + (r1 + r3);
+}
+
+/* The lanes order (gemv.h): lane k of a row's 8 takes the products of
+ * elements 4k .. 4k + 3 of every block, acc[k] = fma(dw * dx, float(their
+ * sum), acc[k]), block after block; then hsum8. */
+void herd_gemv_q4_0_lanes_scalar(float *y, int64_t ys, const void *w, size_t wrow,
+                                 const void *xa, size_t xs, int64_t rows, int64_t cols, int n)
+{
+    for (int t = 0; t < n; t++)
+        for (int64_t r = 0; r < rows; r++) {
+            const herd_block_q4_0 *b = (const herd_block_q4_0 *)((const char *)w + r * wrow);
+            const herd_gemv_q4_0_act *a =
+                (const herd_gemv_q4_0_act *)((const char *)xa + t * xs);
+            float acc[8] = {0};
+            for (int64_t i = 0; i < cols / 32; i++, b++) {
+                const herd_gemv_q4_0_act *g = a + i / 4;
+                const int k = (int)(i % 4);
+                const float d = herd_f16_to_f32(b->d) * g->d[4 * k];
+                for (int l = 0; l < 8; l++) {
+                    int s = 0;
+                    for (int j = 4 * (l % 4); j < 4 * (l % 4) + 4; j++)
+                        s += l < 4 ? ((b->qs[j] & 15) - 8) * g->lo[16 * k + j]
+                                   : ((b->qs[j] >> 4) - 8) * g->hi[16 * k + j];
+                    acc[l] = fmaf(d, (float)s, acc[l]);
+                }
+            }
+            y[t * ys + r] = hsum8(acc);
+        }
+}
+
+void herd_gemv_q8_0_lanes_scalar(float *y, int64_t ys, const void *w, size_t wrow,
+                                 const void *xa, size_t xs, int64_t rows, int64_t cols, int n)
+{
+    for (int t = 0; t < n; t++)
+        for (int64_t r = 0; r < rows; r++) {
+            const herd_block_q8_0 *b = (const herd_block_q8_0 *)((const char *)w + r * wrow);
+            const herd_gemv_q8_0_act *a =
+                (const herd_gemv_q8_0_act *)((const char *)xa + t * xs);
+            float acc[8] = {0};
+            for (int64_t i = 0; i < cols / 32; i++, b++) {
+                const herd_gemv_q8_0_act *g = a + i / 2;
+                const int k = (int)(i % 2);
+                const float d = herd_f16_to_f32(b->d) * g->d[8 * k];
+                for (int l = 0; l < 8; l++) {
+                    int s = 0;
+                    for (int j = 4 * l; j < 4 * l + 4; j++)
+                        s += b->qs[j] * g->qs[32 * k + j];
+                    acc[l] = fmaf(d, (float)s, acc[l]);
+                }
+            }
+            y[t * ys + r] = hsum8(acc);
+        }
+}
+
 void herd_gemv_f16_scalar(float *y, int64_t ys, const void *w, size_t wrow, const void *xa,
                           size_t xs, int64_t rows, int64_t cols, int n)
 {

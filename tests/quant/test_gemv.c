@@ -3,7 +3,7 @@
  * quantized by herd_quantize_activation (scalar level), exactly where all
  * the arithmetic is in integers; F16 / F32 against double sums. Every
  * SIMD kernel this CPU runs against its scalar twin (Q8_0 / Q4_0: the
- * same floats, bit for bit), for 1..8 tokens, row
+ * same floats, bit for bit, in both orders of gemv.h), for 1..8 tokens, row
  * counts that are not multiples of the kernels' tiles and float tails;
  * the threaded herd_gemv against the same references; herd_gemv_parts
  * over three matrices equal to herd_gemv on each. */
@@ -114,8 +114,9 @@ static void run_case(herd_qtype t, int64_t rows, int64_t cols, int unit)
     float *yv = malloc(sizeof(float) * MAXN * rows);
     char *xa = malloc(xs * MAXN);
     make(t, rows, cols, unit, w, x);
-    const herd_gemv_kernel scalar = herd_gemv_kernel_at(t, HERD_SIMD_SCALAR);
-    const herd_gemv_kernel simd = herd_gemv_kernel_at(t, herd_simd_supported());
+    /* the kernels herd_gemv picks for this shape (either order) */
+    const herd_gemv_kernel scalar = herd_gemv_kernel_for(t, HERD_SIMD_SCALAR, rows);
+    const herd_gemv_kernel simd = herd_gemv_kernel_for(t, herd_simd_supported(), rows);
     for (int n = 1; n <= MAXN; n++) {
         if (quant)
             reference_q(t, w, x, rows, cols, n, ref);
@@ -130,7 +131,8 @@ static void run_case(herd_qtype t, int64_t rows, int64_t cols, int unit)
                   rel_err(ys, ref, (size_t)n * rows));
         for (int v = 0; v < 2; v++) {
             const herd_gemv_kernel k = v == 0 ? simd : vnni_twin(t);
-            if (!k || k == scalar || (v == 1 && k == simd))
+            if (!k || k == scalar || (v == 1 && k == simd) ||
+                (v == 1 && simd != herd_gemv_kernel_at(t, herd_simd_supported())))
                 continue;
             k(yv, rows, w, herd_qrow_bytes(t, cols), xa, xs, rows, cols, n);
             /* Q8_0 and Q4_0 sum in the twin's order: the same floats. */
@@ -250,6 +252,8 @@ int main(void)
         run_case(types[i], 37, 256, quant);   /* exact integer sums */
         run_case(types[i], 64, 1024, 0);      /* threaded in herd_gemv */
         run_case(types[i], 5, quant ? 384 : 100, 0);
+        run_case(types[i], 40, 256, 0);       /* Q4_0: blocks order, Q8_0: lanes */
+        run_case(types[i], 37, 256, 0);       /* lanes order, rounded scales */
         if (!quant)
             run_case(types[i], 9, 2053, 0);   /* float tails */
         check_parts(types[i], 512);
