@@ -48,7 +48,7 @@ static const float *paged_row(const float *base, const int *blocks, int block,
 
 /* Decoding's order (kernels/order.h): scores by herd_dot64, softmax, and
  * out[i] = p . V[:, i] with position t in lane t % 64 of herd_dot64's sums. */
-void herd_attention_head_paged(float *out, const float *q, const float *k, const float *v,
+HERD_FMA_CLONES void herd_attention_head_paged(float *out, const float *q, const float *k, const float *v,
                                const int *blocks, int block, size_t block_stride,
                                int n_keys, int head_dim, int kv_stride, float *scratch)
 {

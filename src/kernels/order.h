@@ -8,12 +8,27 @@
  *  - sums of n floats (attention's q.k over head_dim and p.V over
  *    positions): 4 x 16 lanes, element i into lane i % 64 by FMA, the lanes
  *    folded as (0 + 2) + (1 + 3) and the 16 left by herd_sum16's tree;
- *  - herd_sum16: halves, then quarters, then pairs.
- * Each has a scalar form here that the SIMD kernels are tested against. */
+ *  - herd_sum16: halves, then quarters, then pairs;
+ *  - rmsnorm's squares in float, RoPE's angles by float recurrence
+ *    (herd_rope_table_f32) and its rotation's fma (rope.c);
+ *  - Q8_0 / Q4_0 matrices in the order llama.cpp uses for their shape
+ *    (quant/gemv.h, herd_gemv_kernel_for).
+ * Each has a scalar form that the SIMD kernels are tested against. One
+ * place herd departs on purpose: llama.cpp multiplies F16 weights with
+ * activations rounded to F16 (outside its AMX path); herd keeps them in
+ * float. */
 #ifndef HERD_KERNELS_ORDER_H
 #define HERD_KERNELS_ORDER_H
 #include <math.h>
 #include <stddef.h>
+
+/* For the scalar functions built on fmaf: a clone for CPUs with FMA, where
+ * fmaf is one instruction instead of a call (the same floats either way). */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define HERD_FMA_CLONES __attribute__((target_clones("fma", "default")))
+#else
+#define HERD_FMA_CLONES
+#endif
 
 /* e^x as ggml_v_expf computes it: exact twin of herd_expf_poly16. */
 static inline float herd_expf_poly(float x)

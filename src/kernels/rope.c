@@ -1,4 +1,5 @@
 #include "kernels/kernels.h"
+#include "kernels/order.h"
 #include <math.h>
 
 void herd_rope_table(float *cos_t, float *sin_t, int n_pos, int half, const double *freqs)
@@ -28,7 +29,7 @@ void herd_rope_table_f32(float *cos_t, float *sin_t, int n_pos, int half, float 
 }
 
 /* Rotates each pair by the angle (sign 1) or back by it (sign -1). */
-static void rotate(float *v, int n_heads, int head_dim, const float *cos_row,
+HERD_FMA_CLONES static void rotate(float *v, int n_heads, int head_dim, const float *cos_row,
                    const float *sin_row, herd_rope_layout layout, float sign)
 {
     int half = head_dim / 2;
