@@ -28,9 +28,13 @@
 # pieces), and the random TinyLlama-shape models bench/llamacpp.sh writes.
 # Both peer programs are compiled here into the bench cache (llama.cpp's
 # prebuilt libraries from shared/bench/setup-llamacpp.sh; herd's libherd.a).
+# OPS=K (informational): also feed herd's decoding kernels llama.cpp's own
+# tensors of step K (dumped by llamacpp_margins -tensors) one operation at a
+# time (bench/peer/herd_ops.c); prints the operations whose floats differ
+# in some layer, or that none does.
 # Env: BENCH_DIR=~/.cache/herd-bench THREADS=2 TYPES="f32 q8_0 q4_0"
 #      GAP=1e-2 TF=step|batch HERD_BIN=build (folder of herd and libherd.a)
-#      PEER_VARIANTS="zen4 x64" (default zen4; empty: none)
+#      PEER_VARIANTS="zen4 x64" (default zen4; empty: none) OPS=K
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 shared=${HERD_SHARED:-$here/../shared}
@@ -39,7 +43,7 @@ dir=${BENCH_DIR:-$HOME/.cache/herd-bench}
 n=${1:-200} t=${THREADS:-2} types=${TYPES:-"f32 q8_0 q4_0"}
 mkdir -p "$dir"
 bash "$shared/bench/setup-llamacpp.sh" "$dir/llamacpp" >/dev/null # installs llama.cpp
-gap=${GAP:-1e-2} tf=${TF:-step} variants=${PEER_VARIANTS-zen4}
+gap=${GAP:-1e-2} tf=${TF:-step} variants=${PEER_VARIANTS-zen4} ops=${OPS:-}
 
 # llama.cpp's side, built as setup-llamacpp.sh builds llamacpp_bench.c.
 ldir="$dir/llamacpp"
@@ -60,6 +64,12 @@ argmax="$dir/herd_argmax"
 # shellcheck disable=SC2086
 gcc -O2 -std=c11 -D_GNU_SOURCE -I"$here/include" "$here/bench/peer/herd_argmax.c" "$(dirname "$herd")/libherd.a" \
     -fopenmp $blas $(pkg-config --libs libcjson libpcre2-8 libmicrohttpd) -lm -o "$argmax"
+if [ -n "$ops" ]; then
+  # shellcheck disable=SC2086
+  gcc -O2 -std=c11 -D_GNU_SOURCE -I"$here/include" -I"$here/src" "$here/bench/peer/herd_ops.c" \
+      "$(dirname "$herd")/libherd.a" -fopenmp $blas $(pkg-config --libs libcjson libpcre2-8 libmicrohttpd) \
+      -lm -o "$dir/herd_ops"
+fi
 
 /usr/bin/python3 - "$dir/tok512.bin" <<'EOF'
 import struct, sys
@@ -135,6 +145,15 @@ compare() { # name model type
       > "$tmp/v" 2>/dev/null || { echo "$1: llama.cpp ($v) failed"; continue; }
     criterion "$1" step "llama.cpp's $v backend" "$tmp/l" "$tmp/v" || true
   done
+  if [ -n "$ops" ]; then
+    for ((k = 0; k <= ops; k++)); do
+      mkdir -p "$tmp/t$k"
+      "$margins" -m "$2" -n $((ops + 1)) -t "$t" -fa off -kv f32 -tensors "$tmp/t$k" -tensor-step "$k" \
+        >/dev/null 2>&1 || echo "$1: llama.cpp's tensor dump failed"
+    done
+    "$dir/herd_ops" "$2" "$tmp/t" "$ops" > "$tmp/ops" 2>&1 || true
+    sed "s/^/$1: step $ops: /" "$tmp/ops"
+  fi
   rm -rf "$tmp"
 }
 
