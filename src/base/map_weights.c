@@ -49,7 +49,9 @@ static void touch(const herd_map *m, const size_t *c, int n)
 
 /* 1 when the file is cached in small pages although this kernel reads it
  * back in 2 MiB folios: the resident chunks sampled do not map in 2 MiB
- * entries, while one of them, dropped from the cache and read again, does. */
+ * entries, while one of them, dropped from the cache and read again, does
+ * (tried chunk by chunk: a file may be partly in 2 MiB folios already, and
+ * a chunk that is gains nothing). */
 static int small_but_could_be_huge(int fd, const herd_map *m)
 {
     const size_t huge = HERD_MAP_HUGE_PAGE, chunks = m->size / huge;
@@ -69,11 +71,17 @@ static int small_but_could_be_huge(int fd, const herd_map *m)
     size_t before = herd_map_huge_bytes(m);
     if (before * 4 >= (size_t)n * huge * 3)
         return 0; /* in 2 MiB entries already */
-    char *probe = (char *)m->data + c[0] * huge;
-    madvise(probe, huge, MADV_DONTNEED); /* our own entries, so the cache can drop it */
-    posix_fadvise(fd, (off_t)(c[0] * huge), (off_t)huge, POSIX_FADV_DONTNEED);
-    touch(m, c, 1);
-    return herd_map_huge_bytes(m) >= before + huge;
+    for (int i = 0; i < n; i++) {
+        char *probe = (char *)m->data + c[i] * huge;
+        madvise(probe, huge, MADV_DONTNEED); /* our own entries, so the cache can drop it */
+        posix_fadvise(fd, (off_t)(c[i] * huge), (off_t)huge, POSIX_FADV_DONTNEED);
+        touch(m, c + i, 1);
+        size_t after = herd_map_huge_bytes(m);
+        if (after >= before + huge)
+            return 1;
+        before = after;
+    }
+    return 0;
 }
 
 herd_status herd_map_weights(const char *path, herd_map *m)
