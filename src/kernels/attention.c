@@ -39,28 +39,22 @@ void herd_attention(float *out, const float *q, const float *k_cache,
     }
 }
 
-/* Row of position t of a paged cache. */
-static const float *paged_row(const float *base, const int *blocks, int block,
-                              size_t block_stride, int t, int kv_stride)
-{
-    return base + (size_t)blocks[t / block] * block_stride + (size_t)(t % block) * kv_stride;
-}
-
 /* Decoding's order (kernels/order.h): scores by herd_dot64, softmax, and
  * out[i] = p . V[:, i] with position t in lane t % 64 of herd_dot64's sums. */
-HERD_FMA_CLONES void herd_attention_head_paged(float *out, const float *q, const float *k, const float *v,
+HERD_FMA_CLONES
+void herd_attention_head_paged(float *out, const float *q, const float *k, const float *v,
                                const int *blocks, int block, size_t block_stride,
                                int n_keys, int head_dim, int kv_stride, float *scratch)
 {
     float scale = 1.0f / sqrtf((float)head_dim);
     for (int t = 0; t < n_keys; t++)
-        scratch[t] = herd_dot64(paged_row(k, blocks, block, block_stride, t, kv_stride), q, 1,
+        scratch[t] = herd_dot64(herd_paged_row(k, blocks, block, block_stride, t, kv_stride), q, 1,
                                 head_dim) * scale;
     herd_softmax(scratch, n_keys);
     for (int i = 0; i < head_dim; i++) {
         float s[64] = {0}, f[16];
         for (int t = 0; t < n_keys; t++)
-            s[t % 64] = fmaf(paged_row(v, blocks, block, block_stride, t, kv_stride)[i],
+            s[t % 64] = fmaf(herd_paged_row(v, blocks, block, block_stride, t, kv_stride)[i],
                              scratch[t], s[t % 64]);
         for (int l = 0; l < 16; l++)
             f[l] = (s[l] + s[l + 32]) + (s[l + 16] + s[l + 48]);

@@ -38,13 +38,6 @@ INLINE TGT __m512 sum16x16(const __m512 *v)
     return _mm512_permutexvar_ps(idx, r);
 }
 
-/* Row of position t of a paged cache. */
-INLINE const float *row_at(const float *base, const int *blocks, int block, size_t block_stride,
-                           int t, int kv_stride)
-{
-    return base + (size_t)blocks[t / block] * block_stride + (size_t)(t % block) * kv_stride;
-}
-
 /* s[t] = scale * q . k_t for one head over the paged keys, 16 at a time. */
 INLINE TGT void scores(float *s, const float *q, const float *k, const int *blocks, int block,
                        size_t block_stride, int n_keys, int kv_stride, float scale, const int NV)
@@ -59,7 +52,7 @@ INLINE TGT void scores(float *s, const float *q, const float *k, const int *bloc
                 acc[t] = _mm512_setzero_ps();
                 continue;
             }
-            const float *kt = row_at(k, blocks, block, block_stride, t0 + t, kv_stride);
+            const float *kt = herd_paged_row(k, blocks, block, block_stride, t0 + t, kv_stride);
             __m512 p[4];
             for (int g = 0; g < 4; g++)
                 p[g] = _mm512_mul_ps(_mm512_loadu_ps(kt + 16 * g), qv[g]);
@@ -109,7 +102,7 @@ INLINE TGT void weighted_sum(float *out, const float *p, const float *v, const i
         for (int j = 0; j < H * NV; j++)
             acc[j] = _mm512_setzero_ps();
         for (int t = l; t < n_keys; t += 64) {
-            const float *vt = row_at(v, blocks, block, block_stride, t, kv_stride);
+            const float *vt = herd_paged_row(v, blocks, block, block_stride, t, kv_stride);
             for (int i = 0; i < NV; i++) {
                 const __m512 x = _mm512_loadu_ps(vt + 16 * i);
                 for (int h = 0; h < H; h++)

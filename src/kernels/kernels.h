@@ -46,6 +46,11 @@ void herd_attention_head(float *out, const float *q, const float *k,
  * row is k + blocks[p / block] * block_stride + (p % block) * kv_stride
  * (V likewise), so a sequence's positions may lie in scattered blocks.
  * Decoding's attention, summed in kernels/order.h's order. */
+static inline const float *herd_paged_row(const float *base, const int *blocks, int block,
+                                          size_t block_stride, int p, int kv_stride)
+{
+    return base + (size_t)blocks[p / block] * block_stride + (size_t)(p % block) * kv_stride;
+}
 void herd_attention_head_paged(float *out, const float *q, const float *k, const float *v,
                                const int *blocks, int block, size_t block_stride,
                                int n_keys, int head_dim, int kv_stride, float *scratch);

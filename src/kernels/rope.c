@@ -29,7 +29,8 @@ void herd_rope_table_f32(float *cos_t, float *sin_t, int n_pos, int half, float 
 }
 
 /* Rotates each pair by the angle (sign 1) or back by it (sign -1). */
-HERD_FMA_CLONES static void rotate(float *v, int n_heads, int head_dim, const float *cos_row,
+HERD_FMA_CLONES
+static void rotate(float *v, int n_heads, int head_dim, const float *cos_row,
                    const float *sin_row, herd_rope_layout layout, float sign)
 {
     int half = head_dim / 2;
@@ -39,8 +40,8 @@ HERD_FMA_CLONES static void rotate(float *v, int n_heads, int head_dim, const fl
             int a = layout == HERD_ROPE_META ? 2 * i : i;
             int b = layout == HERD_ROPE_META ? 2 * i + 1 : i + half;
             float x0 = x[a], x1 = x[b], c = cos_row[i], s = sign * sin_row[i];
-            /* rounded as llama.cpp's build rounds x0 c - x1 s and x0 s + x1 c
-             * (kernels/order.h): the second product first */
+            /* as llama.cpp's build computes x0 c - x1 s and x0 s + x1 c
+             * (kernels/order.h): x1 s and x1 c rounded, then one fma each */
             x[a] = fmaf(x0, c, -(x1 * s));
             x[b] = fmaf(x0, s, x1 * c);
         }

@@ -4,7 +4,8 @@
 
 /* kernels/order.h: exp by herd_expf_poly, summed 16 at a time by
  * herd_sum16 into a double (the last 16 with zeros past n). */
-HERD_FMA_CLONES void herd_softmax(float *x, int n)
+HERD_FMA_CLONES
+void herd_softmax(float *x, int n)
 {
     float max = x[0];
     for (int i = 1; i < n; i++)
@@ -24,7 +25,8 @@ HERD_FMA_CLONES void herd_softmax(float *x, int n)
 
 /* The first n rounded down to 16 by herd_expf_poly, the rest by expf (as
  * llama.cpp's vector loop and its scalar tail). */
-HERD_FMA_CLONES void herd_swiglu(float *out, const float *gate, const float *up, int n)
+HERD_FMA_CLONES
+void herd_swiglu(float *out, const float *gate, const float *up, int n)
 {
     const int n16 = n & ~15;
     for (int i = 0; i < n; i++) {

@@ -102,8 +102,8 @@ int herd_gemv_parts(const herd_gemv_part *parts, int np, herd_qtype wtype, const
     for (int c = 0; c < nc; c++) {
         const herd_gemv_part *pp = &parts[part[c]];
         const int64_t r0 = first[c], r1 = r0 + chunk < pp->rows ? r0 + chunk : pp->rows;
-        kp[part[c]](pp->y + r0, pp->rows, (const char *)pp->w + (size_t)r0 * wrow, wrow, xa, xs, r1 - r0,
-          cols, n);
+        kp[part[c]](pp->y + r0, pp->rows, (const char *)pp->w + (size_t)r0 * wrow, wrow, xa, xs,
+                    r1 - r0, cols, n);
     }
     return 1;
 }

@@ -276,8 +276,10 @@ INLINE target void name(float *y, int64_t ys, const char *w, size_t wrow, const 
     const int64_t steps = cols / 128; \
     const __m512i m4 = _mm512_set1_epi8(0x0f), eight = _mm512_set1_epi8(8); \
     const __m512i qidx = _mm512_loadu_si512(QI), didx = _mm512_loadu_si512(DI); \
-    const __m512i pick01 = _mm512_set_epi32(23, 22, 21, 20, 7, 6, 5, 4, 19, 18, 17, 16, 3, 2, 1, 0); \
-    const __m512i pick23 = _mm512_set_epi32(31, 30, 29, 28, 15, 14, 13, 12, 27, 26, 25, 24, 11, 10, 9, 8); \
+    const __m512i pick01 = _mm512_set_epi32(23, 22, 21, 20, 7, 6, 5, 4, \
+                                            19, 18, 17, 16, 3, 2, 1, 0); \
+    const __m512i pick23 = _mm512_set_epi32(31, 30, 29, 28, 15, 14, 13, 12, \
+                                            27, 26, 25, 24, 11, 10, 9, 8); \
     const __m512i d01 = _mm512_set_epi32(4, 4, 4, 4, 4, 4, 4, 4, 0, 0, 0, 0, 0, 0, 0, 0); \
     const __m512i d23 = _mm512_set_epi32(12, 12, 12, 12, 12, 12, 12, 12, 8, 8, 8, 8, 8, 8, 8, 8); \
     __m256 acc[ROWS][TOKENS]; \
