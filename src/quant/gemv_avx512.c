@@ -229,100 +229,100 @@ INLINE TGT float lanes_sum8(__m256 a)
     return _mm_cvtss_f32(_mm_add_ss(r, _mm_movehdup_ps(r)));
 }
 
+/* y[t * ys + r] = lanes_sum8(acc[r][t]) for the tile's rows and T tokens. */
+INLINE TGT void lanes_store(float *y, int64_t ys, __m256 acc[ROWS][TOKENS], const int T)
+{
+    for (int r = 0; r < ROWS; r++)
+        for (int t = 0; t < T; t++)
+            y[t * ys + r] = lanes_sum8(acc[r][t]);
+}
+
 /* Q8_0: |w| times x with w's sign (exact per-lane sums, as llama.cpp's
  * mul_sum_i8_pairs), 2 blocks a step. */
-#define Q8_0_LANES_TILE(name, target, PERM2, PERM1, QI, DI) \
-INLINE target void name(float *y, int64_t ys, const char *w, size_t wrow, const char *xa, \
-                          size_t xs, int64_t cols, const char *end, const int T) \
-{ \
-    const int64_t steps = cols / 64; \
-    const __m512i qidx = _mm512_loadu_si512(QI), didx = _mm512_loadu_si512(DI); \
-    __m256 acc[ROWS][TOKENS]; \
-    for (int r = 0; r < ROWS; r++) \
-        for (int t = 0; t < T; t++) \
-            acc[r][t] = _mm256_setzero_ps(); \
-    for (int64_t g = 0; g < steps; g++) { \
-        for (int r = 0; r < ROWS; r++) { \
-            const char *b = w + (size_t)r * wrow + g * 68; \
-            PF_ROW(b, 68); \
-            const __m512i A = _mm512_loadu_si512(b), B = _mm512_loadu_si512(b + 4); \
-            const __m512i q = PERM2(A, qidx, B), aq = _mm512_abs_epi8(q); \
-            const __mmask64 neg = _mm512_movepi8_mask(q); \
-            const __m512 dw = _mm512_cvtph_ps(_mm512_castsi512_si256(PERM1(didx, A))); \
-            for (int t = 0; t < T; t++) { \
-                const herd_gemv_q8_0_act *a = (const herd_gemv_q8_0_act *)(xa + t * xs) + g; \
-                const __m512i x = _mm512_loadu_si512(a->qs); \
-                const __m512i sx = _mm512_mask_sub_epi8(x, neg, _mm512_setzero_si512(), x); \
-                const __m512 p = _mm512_cvtepi32_ps( \
-                    _mm512_dpbusd_epi32(_mm512_setzero_si512(), aq, sx)); \
-                acc[r][t] = lanes_feed2(acc[r][t], _mm512_mul_ps(dw, _mm512_loadu_ps(a->d)), p); \
-            } \
-        } \
-    } \
-    for (int r = 0; r < ROWS; r++) \
-        for (int t = 0; t < T; t++) \
-            y[t * ys + r] = lanes_sum8(acc[r][t]); \
+INLINE TGT void q8_0_lanes_tile(float *y, int64_t ys, const char *w, size_t wrow, const char *xa,
+                            size_t xs, int64_t cols, const char *end, const int T)
+{
+    const int64_t steps = cols / 64;
+    const __m512i qidx = _mm512_loadu_si512(q8_0_qidx), didx = _mm512_loadu_si512(q8_0_didx);
+    __m256 acc[ROWS][TOKENS];
+    for (int r = 0; r < ROWS; r++)
+        for (int t = 0; t < T; t++)
+            acc[r][t] = _mm256_setzero_ps();
+    for (int64_t g = 0; g < steps; g++) {
+        for (int r = 0; r < ROWS; r++) {
+            const char *b = w + (size_t)r * wrow + g * 68;
+            PF_ROW(b, 68);
+            const __m512i A = _mm512_loadu_si512(b), B = _mm512_loadu_si512(b + 4);
+            const __m512i q = _mm512_permutex2var_epi16(A, qidx, B), aq = _mm512_abs_epi8(q);
+            const __mmask64 neg = _mm512_movepi8_mask(q);
+            const __m512 dw =
+                _mm512_cvtph_ps(_mm512_castsi512_si256(_mm512_permutexvar_epi16(didx, A)));
+            for (int t = 0; t < T; t++) {
+                const herd_gemv_q8_0_act *a = (const herd_gemv_q8_0_act *)(xa + t * xs) + g;
+                const __m512i x = _mm512_loadu_si512(a->qs);
+                const __m512i sx = _mm512_mask_sub_epi8(x, neg, _mm512_setzero_si512(), x);
+                const __m512 p = _mm512_cvtepi32_ps(
+                    _mm512_dpbusd_epi32(_mm512_setzero_si512(), aq, sx));
+                acc[r][t] = lanes_feed2(acc[r][t], _mm512_mul_ps(dw, _mm512_loadu_ps(a->d)), p);
+            }
+        }
+    }
+    lanes_store(y, ys, acc, T);
 }
-Q8_0_LANES_TILE(q8_0_lanes_tile, TGT, _mm512_permutex2var_epi16, _mm512_permutexvar_epi16,
-                q8_0_qidx, q8_0_didx)
 
 /* Q4_0: the nibbles' products (lo: elements 0-15, hi: 16-31 of each block,
  * 4 a lane) less 8 times the activations' (per lane, once a token), 4
  * blocks a step; block k's 8 lanes are 128-bit lane k of lo, then of hi. */
-#define Q4_0_LANES_TILE(name, target, PERM2, PERM1, QI, DI) \
-INLINE target void name(float *y, int64_t ys, const char *w, size_t wrow, const char *xa, \
-                          size_t xs, int64_t cols, const char *end, const int T) \
-{ \
-    const int64_t steps = cols / 128; \
-    const __m512i m4 = _mm512_set1_epi8(0x0f), eight = _mm512_set1_epi8(8); \
-    const __m512i qidx = _mm512_loadu_si512(QI), didx = _mm512_loadu_si512(DI); \
-    const __m512i pick01 = _mm512_set_epi32(23, 22, 21, 20, 7, 6, 5, 4, \
-                                            19, 18, 17, 16, 3, 2, 1, 0); \
-    const __m512i pick23 = _mm512_set_epi32(31, 30, 29, 28, 15, 14, 13, 12, \
-                                            27, 26, 25, 24, 11, 10, 9, 8); \
-    const __m512i d01 = _mm512_set_epi32(4, 4, 4, 4, 4, 4, 4, 4, 0, 0, 0, 0, 0, 0, 0, 0); \
-    const __m512i d23 = _mm512_set_epi32(12, 12, 12, 12, 12, 12, 12, 12, 8, 8, 8, 8, 8, 8, 8, 8); \
-    __m256 acc[ROWS][TOKENS]; \
-    for (int r = 0; r < ROWS; r++) \
-        for (int t = 0; t < T; t++) \
-            acc[r][t] = _mm256_setzero_ps(); \
-    for (int64_t g = 0; g < steps; g++) { \
-        __m512i clo[TOKENS], chi[TOKENS]; \
-        for (int t = 0; t < T; t++) { \
-            const herd_gemv_q4_0_act *a = (const herd_gemv_q4_0_act *)(xa + t * xs) + g; \
-            clo[t] = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_dpbusd_epi32( \
-                _mm512_setzero_si512(), eight, _mm512_loadu_si512(a->lo))); \
-            chi[t] = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_dpbusd_epi32( \
-                _mm512_setzero_si512(), eight, _mm512_loadu_si512(a->hi))); \
-        } \
-        for (int r = 0; r < ROWS; r++) { \
-            const char *b = w + (size_t)r * wrow + g * 72; \
-            PF_ROW(b, 72); \
-            const __m512i A = _mm512_loadu_si512(b), B = _mm512_loadu_si512(b + 8); \
-            const __m512i raw = PERM2(A, qidx, B); \
-            const __m512i lo = _mm512_and_si512(raw, m4); \
-            const __m512i hi = _mm512_and_si512(_mm512_srli_epi16(raw, 4), m4); \
-            const __m512 dw = _mm512_cvtph_ps(_mm512_castsi512_si256(PERM1(didx, A))); \
-            for (int t = 0; t < T; t++) { \
-                const herd_gemv_q4_0_act *a = (const herd_gemv_q4_0_act *)(xa + t * xs) + g; \
-                const __m512 pl = _mm512_cvtepi32_ps( \
-                    _mm512_dpbusd_epi32(clo[t], lo, _mm512_loadu_si512(a->lo))); \
-                const __m512 ph = _mm512_cvtepi32_ps( \
-                    _mm512_dpbusd_epi32(chi[t], hi, _mm512_loadu_si512(a->hi))); \
-                const __m512 d = _mm512_mul_ps(dw, _mm512_loadu_ps(a->d)); \
-                acc[r][t] = lanes_feed2(acc[r][t], _mm512_permutexvar_ps(d01, d), \
-                                        _mm512_permutex2var_ps(pl, pick01, ph)); \
-                acc[r][t] = lanes_feed2(acc[r][t], _mm512_permutexvar_ps(d23, d), \
-                                        _mm512_permutex2var_ps(pl, pick23, ph)); \
-            } \
-        } \
-    } \
-    for (int r = 0; r < ROWS; r++) \
-        for (int t = 0; t < T; t++) \
-            y[t * ys + r] = lanes_sum8(acc[r][t]); \
+INLINE TGT void q4_0_lanes_tile(float *y, int64_t ys, const char *w, size_t wrow, const char *xa,
+                            size_t xs, int64_t cols, const char *end, const int T)
+{
+    const int64_t steps = cols / 128;
+    const __m512i m4 = _mm512_set1_epi8(0x0f), eight = _mm512_set1_epi8(8);
+    const __m512i qidx = _mm512_loadu_si512(q4_0_qidx), didx = _mm512_loadu_si512(q4_0_didx);
+    const __m512i pick01 = _mm512_set_epi32(23, 22, 21, 20, 7, 6, 5, 4,
+                                            19, 18, 17, 16, 3, 2, 1, 0);
+    const __m512i pick23 = _mm512_set_epi32(31, 30, 29, 28, 15, 14, 13, 12,
+                                            27, 26, 25, 24, 11, 10, 9, 8);
+    const __m512i d01 = _mm512_set_epi32(4, 4, 4, 4, 4, 4, 4, 4, 0, 0, 0, 0, 0, 0, 0, 0);
+    const __m512i d23 = _mm512_set_epi32(12, 12, 12, 12, 12, 12, 12, 12, 8, 8, 8, 8, 8, 8, 8, 8);
+    __m256 acc[ROWS][TOKENS];
+    for (int r = 0; r < ROWS; r++)
+        for (int t = 0; t < T; t++)
+            acc[r][t] = _mm256_setzero_ps();
+    for (int64_t g = 0; g < steps; g++) {
+        __m512i clo[TOKENS], chi[TOKENS];
+        for (int t = 0; t < T; t++) {
+            const herd_gemv_q4_0_act *a = (const herd_gemv_q4_0_act *)(xa + t * xs) + g;
+            clo[t] = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_dpbusd_epi32(
+                _mm512_setzero_si512(), eight, _mm512_loadu_si512(a->lo)));
+            chi[t] = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_dpbusd_epi32(
+                _mm512_setzero_si512(), eight, _mm512_loadu_si512(a->hi)));
+        }
+        for (int r = 0; r < ROWS; r++) {
+            const char *b = w + (size_t)r * wrow + g * 72;
+            PF_ROW(b, 72);
+            const __m512i A = _mm512_loadu_si512(b), B = _mm512_loadu_si512(b + 8);
+            const __m512i raw = _mm512_permutex2var_epi16(A, qidx, B);
+            const __m512i lo = _mm512_and_si512(raw, m4);
+            const __m512i hi = _mm512_and_si512(_mm512_srli_epi16(raw, 4), m4);
+            const __m512 dw =
+                _mm512_cvtph_ps(_mm512_castsi512_si256(_mm512_permutexvar_epi16(didx, A)));
+            for (int t = 0; t < T; t++) {
+                const herd_gemv_q4_0_act *a = (const herd_gemv_q4_0_act *)(xa + t * xs) + g;
+                const __m512 pl = _mm512_cvtepi32_ps(
+                    _mm512_dpbusd_epi32(clo[t], lo, _mm512_loadu_si512(a->lo)));
+                const __m512 ph = _mm512_cvtepi32_ps(
+                    _mm512_dpbusd_epi32(chi[t], hi, _mm512_loadu_si512(a->hi)));
+                const __m512 d = _mm512_mul_ps(dw, _mm512_loadu_ps(a->d));
+                acc[r][t] = lanes_feed2(acc[r][t], _mm512_permutexvar_ps(d01, d),
+                                        _mm512_permutex2var_ps(pl, pick01, ph));
+                acc[r][t] = lanes_feed2(acc[r][t], _mm512_permutexvar_ps(d23, d),
+                                        _mm512_permutex2var_ps(pl, pick23, ph));
+            }
+        }
+    }
+    lanes_store(y, ys, acc, T);
 }
-Q4_0_LANES_TILE(q4_0_lanes_tile, TGT, _mm512_permutex2var_epi16, _mm512_permutexvar_epi16,
-                q4_0_qidx, q4_0_didx)
 
 /* ---- F16 and F32: 16 values a row per step, a masked tail ---- */
 
