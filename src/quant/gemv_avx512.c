@@ -408,6 +408,14 @@ TGT512 void herd_gemv_prepare_avx512(herd_qtype wtype, const float *x, int64_t c
     }
 }
 
+/* The first PF_DIST bytes of a call's rows, which no row step prefetches,
+ * at once. */
+INLINE void prefetch_head(const char *w, const char *end)
+{
+    for (const char *p = w; p < end && p < w + PF_DIST; p += 64)
+        _mm_prefetch(p, _MM_HINT_T1);
+}
+
 /* Every (rows, tokens) tile of a kernel: ROWS rows (then the rest one by
  * one) times TOKENS tokens at a time, the tile sizes known at compile time. */
 #define KERNEL(name, tile, target) \
@@ -415,9 +423,7 @@ target void name(float *y, int64_t ys, const void *vw, size_t wrow, const void *
               int64_t rows, int64_t cols, int n) \
 { \
     const char *w = vw, *xa = vx, *end = w + (size_t)rows * wrow; \
-    /* The first PF_DIST bytes, which no row step prefetches, at once. */ \
-    for (const char *p = w; p < end && p < w + PF_DIST; p += 64) \
-        _mm_prefetch(p, _MM_HINT_T1); \
+    prefetch_head(w, end); \
     for (int64_t r = 0; r < rows;) { \
         const int R = rows - r >= ROWS ? ROWS : 1; \
         for (int t = 0; t < n; t += TOKENS) { \
@@ -453,8 +459,7 @@ target void name(float *y, int64_t ys, const void *vw, size_t wrow, const void *
               int64_t rows, int64_t cols, int n) \
 { \
     const char *w = vw, *xa = vx, *end = w + (size_t)rows * wrow; \
-    for (const char *p = w; p < end && p < w + PF_DIST; p += 64) \
-        _mm_prefetch(p, _MM_HINT_T1); \
+    prefetch_head(w, end); \
     int64_t r = 0; \
     for (; rows - r >= ROWS; r += ROWS) \
         for (int t = 0; t < n; t += TOKENS) { \
