@@ -87,15 +87,6 @@ INLINE TGT __m512 rows4_pick(const __m512 *dw)
     return _mm512_mask_blend_ps(0x8888, v, dw[3]);
 }
 
-/* acc (rows 0..3) = fma(sums of 128-bit lane j, scales of lane j, acc) for
- * the lanes j of mask (in order): one block after another. */
-#define CHAIN(acc, S, D, LANES) do { \
-        const __m512 sf_ = _mm512_cvtepi32_ps(S); \
-        for (int j_ = 0; j_ < 4; j_++) \
-            if ((LANES) >> j_ & 1) \
-                (acc) = _mm_fmadd_ps(lane128(sf_, j_), lane128(D, j_), (acc)); \
-    } while (0)
-
 INLINE TGT __m128 lane128(__m512 v, int j)
 {
     switch (j) {
@@ -103,6 +94,26 @@ INLINE TGT __m128 lane128(__m512 v, int j)
     case 1: return _mm512_extractf32x4_ps(v, 1);
     case 2: return _mm512_extractf32x4_ps(v, 2);
     default: return _mm512_extractf32x4_ps(v, 3);
+    }
+}
+
+/* One step of the blocks order for T tokens: token t's 4 rows of integer
+ * products p[t] reduced to block sums and chained into acc[t] (rows 0..3),
+ * block after block, acc = fma(sum, dw * dx, acc); dw: the rows' scales,
+ * dx: token 0's activation scales, token t's ds bytes further. Q8_0
+ * (pairs): a block spans 128-bit lanes 2k and 2k + 1. */
+INLINE TGT void blocks_step(__m128 *acc, __m512i p[TOKENS][ROWS], const __m512 *dw,
+                            const char *dx, size_t ds, const int T, const int pairs)
+{
+    const __m512 dw4 = rows4_pick(dw);
+    for (int t = 0; t < T; t++) {
+        __m512i S = rows4_lane_sums(p[t][0], p[t][1], p[t][2], p[t][3]);
+        if (pairs)
+            S = _mm512_add_epi32(S, _mm512_shuffle_i32x4(S, S, _MM_SHUFFLE(2, 3, 0, 1)));
+        const __m512 sf = _mm512_cvtepi32_ps(S);
+        const __m512 d = _mm512_mul_ps(dw4, _mm512_loadu_ps((const float *)(dx + t * ds)));
+        for (int j = 0; j < 4; j += pairs ? 2 : 1)
+            acc[t] = _mm_fmadd_ps(lane128(sf, j), lane128(d, j), acc[t]);
     }
 }
 
@@ -135,12 +146,8 @@ INLINE target void name(float *y, int64_t ys, const char *w, size_t wrow, const 
                 p[t][r] = _mm512_dpbusd_epi32(q, hi, _mm512_loadu_si512(a->hi)); \
             } \
         } \
-        const __m512 dw4 = rows4_pick(dw); \
-        for (int t = 0; t < T; t++) { \
-            const herd_gemv_q4_0_act *a = (const herd_gemv_q4_0_act *)(xa + t * xs) + g; \
-            const __m512i S = rows4_lane_sums(p[t][0], p[t][1], p[t][2], p[t][3]); \
-            CHAIN(acc[t], S, _mm512_mul_ps(dw4, _mm512_loadu_ps(a->d)), 0xf); \
-        } \
+        blocks_step(acc, p, dw, (const char *)((const herd_gemv_q4_0_act *)xa + g)->d, xs, T, \
+                    0); \
     } \
     for (int t = 0; t < T; t++) \
         _mm_storeu_ps(y + t * ys, acc[t]); \
@@ -194,14 +201,8 @@ INLINE target void name(float *y, int64_t ys, const char *w, size_t wrow, const 
                                               _mm512_loadu_si512(a->qs)); \
             } \
         } \
-        const __m512 dw4 = rows4_pick(dw); \
-        for (int t = 0; t < T; t++) { \
-            const herd_gemv_q8_0_act *a = (const herd_gemv_q8_0_act *)(xa + t * xs) + g; \
-            __m512i S = rows4_lane_sums(p[t][0], p[t][1], p[t][2], p[t][3]); \
-            /* block k spans 128-bit lanes 2k and 2k + 1 */ \
-            S = _mm512_add_epi32(S, _mm512_shuffle_i32x4(S, S, _MM_SHUFFLE(2, 3, 0, 1))); \
-            CHAIN(acc[t], S, _mm512_mul_ps(dw4, _mm512_loadu_ps(a->d)), 0x5); \
-        } \
+        blocks_step(acc, p, dw, (const char *)((const herd_gemv_q8_0_act *)xa + g)->d, xs, T, \
+                    1); \
     } \
     for (int t = 0; t < T; t++) \
         _mm_storeu_ps(y + t * ys, acc[t]); \
