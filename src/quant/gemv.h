@@ -74,9 +74,12 @@ herd_gemv_kernel herd_gemv_kernel_at(herd_qtype wtype, herd_simd_level l);
  *    takes elements 4k .. 4k + 3 of every block, acc[k] = fma(dw * dx,
  *    float(their integer sum), acc[k]) block after block, then the 8 lanes
  *    added as (0 + 4 + 2 + 6) + (1 + 5 + 3 + 7);
+ *  - F16: llama.cpp's tinyBLAS order where cols is a multiple of 16 (lane
+ *    i % 16 by FMA, then herd_sum16), else its ggml_vec_dot_f16 (herd_dot64's
+ *    lanes over cols & ~63, the rest added in double);
  *  - otherwise herd_gemv_kernel_at's.
- * (Where llama.cpp multiplies F16 weights with activations rounded to F16,
- * herd keeps them in float.) */
+ * (llama.cpp also rounds the activations of F16 weights to F16: herd does
+ * that in models of block types only, model/linear.c.) */
 herd_gemv_kernel herd_gemv_kernel_for(herd_qtype wtype, herd_simd_level l, int64_t rows);
 
 /* y[t][rows] = x[t][cols] . w^T for n tokens, threaded over contiguous row

@@ -3,6 +3,7 @@
 #include "quant/gemv.h"
 #include "quant/quant_impl.h"
 #include "base/half.h"
+#include "kernels/order.h"
 #include <math.h>
 
 size_t herd_gemv_act_bytes(herd_qtype wtype, int64_t cols)
@@ -185,18 +186,38 @@ void herd_gemv_q8_0_lanes_scalar(float *y, int64_t ys, const void *w, size_t wro
         }
 }
 
+/* One F16 row . x in llama.cpp's order for the row's width (gemv.h). */
+HERD_FMA_CLONES
+static float f16_dot(const uint16_t *w, const float *x, int64_t cols)
+{
+    if (cols % 16 == 0) { /* tinyBLAS: lane i % 16 by FMA, then herd_sum16 */
+        float s[16] = {0};
+        for (int64_t i = 0; i < cols; i += 16)
+            for (int l = 0; l < 16; l++)
+                s[l] = fmaf(herd_f16_to_f32(w[i + l]), x[i + l], s[l]);
+        return herd_sum16(s);
+    }
+    /* ggml_vec_dot_f16: herd_dot64's lanes, their sum and the rest in double */
+    const int64_t np = cols & ~(int64_t)63;
+    float s[64] = {0}, t[16];
+    for (int64_t i = 0; i < np; i += 64)
+        for (int l = 0; l < 64; l++)
+            s[l] = fmaf(herd_f16_to_f32(w[i + l]), x[i + l], s[l]);
+    for (int l = 0; l < 16; l++)
+        t[l] = (s[l] + s[l + 32]) + (s[l + 16] + s[l + 48]);
+    double sum = herd_sum16(t);
+    for (int64_t i = np; i < cols; i++)
+        sum += (double)(herd_f16_to_f32(w[i]) * x[i]);
+    return (float)sum;
+}
+
 void herd_gemv_f16_scalar(float *y, int64_t ys, const void *w, size_t wrow, const void *xa,
                           size_t xs, int64_t rows, int64_t cols, int n)
 {
     for (int t = 0; t < n; t++)
-        for (int64_t r = 0; r < rows; r++) {
-            const uint16_t *wr = (const uint16_t *)((const char *)w + r * wrow);
-            const float *x = (const float *)((const char *)xa + t * xs);
-            float acc = 0.0f;
-            for (int64_t i = 0; i < cols; i++)
-                acc += herd_f16_to_f32(wr[i]) * x[i];
-            y[t * ys + r] = acc;
-        }
+        for (int64_t r = 0; r < rows; r++)
+            y[t * ys + r] = f16_dot((const uint16_t *)((const char *)w + r * wrow),
+                                    (const float *)((const char *)xa + t * xs), cols);
 }
 
 void herd_gemv_f32_scalar(float *y, int64_t ys, const void *w, size_t wrow, const void *xa,

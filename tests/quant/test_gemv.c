@@ -2,8 +2,8 @@
  * Q8_0 / Q4_0 against the row dot products of quant.h on activations
  * quantized by herd_quantize_activation (scalar level), exactly where all
  * the arithmetic is in integers; F16 / F32 against double sums. Every
- * SIMD kernel this CPU runs against its scalar twin (Q8_0 / Q4_0: the
- * same floats, bit for bit, in both orders of gemv.h), for 1..8 tokens, row
+ * SIMD kernel this CPU runs against its scalar twin (Q8_0 / Q4_0 / F16:
+ * the same floats, bit for bit, in each order of gemv.h), for 1..8 tokens, row
  * counts that are not multiples of the kernels' tiles and float tails;
  * the threaded herd_gemv against the same references; herd_gemv_parts
  * over three matrices equal to herd_gemv on each. */
@@ -135,8 +135,8 @@ static void run_case(herd_qtype t, int64_t rows, int64_t cols, int unit)
                 (v == 1 && simd != herd_gemv_kernel_at(t, herd_simd_supported())))
                 continue;
             k(yv, rows, w, herd_qrow_bytes(t, cols), xa, xs, rows, cols, n);
-            /* Q8_0 and Q4_0 sum in the twin's order: the same floats. */
-            CHECK_MSG(quant ? !memcmp(yv, ys, sizeof(float) * n * rows)
+            /* Q8_0, Q4_0 and F16 sum in the twin's order: the same floats. */
+            CHECK_MSG(t != HERD_QTYPE_F32 ? !memcmp(yv, ys, sizeof(float) * n * rows)
                             : rel_err(yv, ys, (size_t)n * rows) <= tol,
                       "%s simd %d rows %lld cols %lld n %d: %g", herd_qtraits_get(t)->name, v,
                       (long long)rows, (long long)cols, n, rel_err(yv, ys, (size_t)n * rows));
@@ -254,8 +254,10 @@ int main(void)
         run_case(types[i], 5, quant ? 384 : 100, 0);
         run_case(types[i], 40, 256, 0);       /* Q4_0: blocks order, Q8_0: lanes */
         run_case(types[i], 37, 256, 0);       /* lanes order, rounded scales */
-        if (!quant)
+        if (!quant) {
             run_case(types[i], 9, 2053, 0);   /* float tails */
+            run_case(types[i], 6, 172, 0);    /* F16: ggml_vec_dot_f16's order */
+        }
         check_parts(types[i], 512);
     }
     TEST_END();
