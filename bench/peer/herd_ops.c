@@ -5,9 +5,9 @@
  *   herd_ops MODEL.gguf PREFIX STEP
  *
  * PREFIX: the folders llamacpp_margins -tensors PREFIX<K> -tensor-step K
- * wrote for K = 0..STEP of the same greedy run (bench/ops_llamacpp.sh makes
- * them; a context of 256 cells, f32 KV cache). Prints each operation whose
- * output differs from llama.cpp's in some layer; exit status 1 if any. */
+ * wrote for K = 0..STEP of the same greedy run (OPS=K bench/greedy_llamacpp.sh
+ * makes them; a context of 256 cells, f32 KV cache). Prints each operation
+ * whose output differs from llama.cpp's in some layer; exit status 1 if any. */
 #include "model/model.h"
 #include "model/linear.h"
 #include "kernels/kernels.h"
@@ -71,7 +71,7 @@ int main(int argc, char **argv)
     herd_model *m;
     prefix = argv[2];
     const int step = atoi(argv[3]);
-    if (herd_model_load(argv[1], NULL, &m) != HERD_OK) {
+    if (herd_model_open(argv[1], &m) != HERD_OK) { /* prepared, as herd runs it */
         fprintf(stderr, "herd_ops: %s\n", herd_last_error());
         return 2;
     }

@@ -73,7 +73,7 @@ static herd_status add_rope_freqs(tensor_list *l)
     if (!div)
         return herd_fail(HERD_E_NOMEM, "out of memory");
     herd_llama3_rope_factors(c, div);
-    l->freqs = (herd_tensor){div, HERD_TYPE_F32, 1, half};
+    l->freqs = (herd_tensor){.data = div, .type = HERD_TYPE_F32, .rows = 1, .cols = half};
     add(l, "rope_freqs.weight", &l->freqs, 1, 0);
     return HERD_OK;
 }

@@ -62,7 +62,7 @@ static herd_status grow(herd_model *m, const herd_tensor *t, int64_t n_rows,
         st->from_float(tmp, dst + (size_t)r * row, t->cols);
     free(sum);
     free(tmp);
-    *out = (herd_tensor){dst, type, n_rows, t->cols};
+    *out = (herd_tensor){.data = dst, .type = type, .rows = n_rows, .cols = t->cols};
     return HERD_OK;
 }
 

@@ -10,13 +10,16 @@
  *    8-bit tiles with the activations quantized as above (quant/qgemm.h),
  *    F16 through bfloat16 tiles with split operands;
  *  - otherwise (BF16, or no AMX): tiles of W are widened to float32 and
- *    multiplied with sgemm, so no whole matrix is ever copied. */
+ *    multiplied with sgemm, so no whole matrix is ever copied;
+ *  - F16 weights marked x_f16 (model/tensor.h): x rounded to F16 first,
+ *    8 rows at a time through the few-token products. */
 #include "model/linear.h"
 #include "base/error.h"
 #include "kernels/kernels.h"
 #include "quant/qgemm.h"
 #include "quant/gemv.h"
 #include "quant/quant.h"
+#include "base/half.h"
 #include <cblas.h>
 #include <stdint.h>
 
@@ -73,10 +76,30 @@ static herd_status tiled(float *y, const float *x, const herd_tensor *w, int n, 
     return HERD_OK;
 }
 
+/* herd_linear for F16 weights marked x_f16: x rounded to F16 first (as
+ * llama.cpp multiplies them), HERD_LINEAR_BLOCK_ROWS rows at a time in xq,
+ * through the few-token products (llama.cpp's order) or widened tiles. */
+static herd_status linear_x_f16(float *y, const float *x, const herd_tensor *w, int n, int in,
+                                int out, void *xq, float *tile)
+{
+    float *xr = xq;  /* HERD_LINEAR_BLOCK_ROWS rows of in floats fit */
+    for (int t0 = 0; t0 < n; t0 += HERD_LINEAR_BLOCK_ROWS) {
+        const int m = n - t0 < HERD_LINEAR_BLOCK_ROWS ? n - t0 : HERD_LINEAR_BLOCK_ROWS;
+        for (size_t i = 0; i < (size_t)m * in; i++)
+            xr[i] = herd_f16_to_f32(herd_f32_to_f16(x[(size_t)t0 * in + i]));
+        float *yt = y + (size_t)t0 * out;
+        if (!herd_gemv(yt, w->data, HERD_QTYPE_F16, xr, out, in, m, NULL))
+            HERD_TRY(tiled(yt, xr, w, m, in, out, tile));
+    }
+    return HERD_OK;
+}
+
 herd_status herd_linear(float *y, const float *x, const herd_tensor *w, int n, int in, int out,
                         void *xq, float *tile)
 {
     const herd_qtype ty = (herd_qtype)w->type;
+    if (w->x_f16 && ty == HERD_QTYPE_F16)
+        return linear_x_f16(y, x, w, n, in, out, xq, tile);
     const size_t tile_bytes = herd_linear_tile_floats(in) * sizeof(float);
     int big = n > HERD_LINEAR_BLOCK_ROWS; /* a prompt: AMX where the CPU has it */
     int amx_q = big && herd_qgemm_best() >= 0 && herd_qgemm_fits(ty, out, in) &&
@@ -114,7 +137,7 @@ herd_status herd_linear_many(float *const *y, const float *x, const herd_tensor 
     enum { MAX = 4 };
     herd_gemv_part parts[MAX];
     const herd_qtype ty = (herd_qtype)w[0]->type;
-    int ok = count <= MAX && gemv_batch(ty, n, in);
+    int ok = count <= MAX && gemv_batch(ty, n, in) && !w[0]->x_f16;
     for (int i = 0; ok && i < count; i++) {
         ok = w[i]->type == w[0]->type;
         parts[i] = (herd_gemv_part){y[i], w[i]->data, out[i]};

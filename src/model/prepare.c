@@ -52,6 +52,32 @@ static herd_status prepare(herd_model *m, herd_tensor *t)
     return HERD_OK;
 }
 
+/* Sets x_f16 on the F16 matrices of a model whose layer matrices include a
+ * block type (a Q8_0, Q4_0 or K-quant file with a few F16 matrices, as
+ * llama-quantize leaves those whose width is not a multiple of its blocks):
+ * llama.cpp rounds the activations of F16 weights to F16, and there that
+ * costs nothing next to the 8-bit activations of the others, so herd does
+ * the same and gives llama.cpp's floats. In F16, BF16 and F32 models the
+ * activations stay float. */
+static void mark_x_f16(herd_model *m)
+{
+    herd_weights *w = &m->w;
+    int blocks = 0;
+    for (int set = 0; set < 2; set++)  /* look, then mark */
+        for (int l = 0; l < m->cfg.n_layers; l++) {
+            herd_layer_weights *L = &w->layers[l];
+            herd_tensor *mats[] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->w1, &L->w2, &L->w3};
+            for (size_t i = 0; i < sizeof mats / sizeof *mats; i++) {
+                if (!set)
+                    blocks |= mats[i]->data && herd_type_size(mats[i]->type) == 0;
+                else
+                    mats[i]->x_f16 = blocks && mats[i]->type == HERD_TYPE_F16;
+            }
+        }
+    w->output.x_f16 = blocks && w->output.type == HERD_TYPE_F16;
+    w->tok_embeddings.x_f16 = blocks && w->tok_embeddings.type == HERD_TYPE_F16;
+}
+
 herd_status herd_model_prepare(herd_model *m)
 {
     herd_weights *w = &m->w;
@@ -65,5 +91,6 @@ herd_status herd_model_prepare(herd_model *m)
         for (size_t i = 0; i < sizeof all / sizeof *all; i++)
             HERD_TRY(prepare(m, all[i]));
     }
+    mark_x_f16(m);
     return HERD_OK;
 }

@@ -20,6 +20,9 @@ typedef struct {
     const void *data;   /* NULL: not present in the file */
     herd_type type;
     int64_t rows, cols; /* a matmul weight is [out][in] */
+    int x_f16;          /* F16 weights whose activations are rounded to F16
+                           first, as llama.cpp multiplies F16 weights: set
+                           by herd_model_prepare in models of block types */
 } herd_tensor;
 
 /* Bytes per element of a float type, 0 for a block (quantized) type or one

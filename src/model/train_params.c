@@ -58,8 +58,9 @@ static void bind_full(herd_train_model *tm)
     const herd_config *c = &tm->cfg;
     herd_model *m = &tm->view;
     m->cfg = *c;
-#define V(t, i) (t) = (herd_tensor){tm->params + tm->info[i].offset, HERD_TYPE_F32, \
-                                     tm->info[i].rows, tm->info[i].cols}
+#define V(t, i) (t) = (herd_tensor){.data = tm->params + tm->info[i].offset, \
+                                     .type = HERD_TYPE_F32, .rows = tm->info[i].rows, \
+                                     .cols = tm->info[i].cols}
     tm->emb = mat(tm, 0);
     V(m->w.tok_embeddings, 0);
     for (int l = 0; l < c->n_layers; l++) {
@@ -83,7 +84,8 @@ static void bind_full(herd_train_model *tm)
     V(m->w.output_norm, k);
     if (c->tied_embeddings) {
         tm->out = tm->emb;
-        m->w.output = (herd_tensor){NULL, HERD_TYPE_F32, c->vocab_size, c->dim};
+        m->w.output = (herd_tensor){.data = NULL, .type = HERD_TYPE_F32,
+                                    .rows = c->vocab_size, .cols = c->dim};
     } else {
         tm->out = mat(tm, k + 1);
         V(m->w.output, k + 1);

@@ -41,7 +41,8 @@ static herd_model *tiny_model(herd_tokenizer *t, const char *chat)
         float *d = herd_owned_alloc(&m->owned, n * sizeof *d);
         for (size_t k = 0; k < n; k++)
             d[k] = (float)((k * 7919 + (size_t)i) % 97) / 97.0f - 0.5f;
-        *all[i] = (herd_tensor){d, HERD_TYPE_F32, shapes[i][0], shapes[i][1]};
+        *all[i] = (herd_tensor){.data = d, .type = HERD_TYPE_F32, .rows = shapes[i][0],
+                                .cols = shapes[i][1]};
     }
     m->tok = t;
     m->chat_template = chat ? strdup(chat) : NULL;

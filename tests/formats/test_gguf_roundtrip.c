@@ -34,7 +34,7 @@ static void fill(herd_model *m, herd_tensor *t, int64_t rows, int64_t cols, herd
         else
             ((uint16_t *)d)[i] = herd_f32_to_bf16(f);
     }
-    *t = (herd_tensor){d, type, rows, cols};
+    *t = (herd_tensor){.data = d, .type = type, .rows = rows, .cols = cols};
 }
 
 static const char *pieces[] = {"<unk>", "<s>", "</s>", "<0x00>", "<0x0A>", "<0xFF>",

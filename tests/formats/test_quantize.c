@@ -107,7 +107,7 @@ static void fill(herd_model *m, herd_tensor *t, int64_t rows, int64_t cols, floa
     float *d = herd_owned_alloc(&m->owned, (size_t)(rows * cols) * sizeof *d);
     for (int64_t i = 0; i < rows * cols; i++)
         d[i] = base + scale * rnd(seed);
-    *t = (herd_tensor){d, HERD_TYPE_F32, rows, cols};
+    *t = (herd_tensor){.data = d, .type = HERD_TYPE_F32, .rows = rows, .cols = cols};
 }
 
 static void make_tokenizer(herd_model *m, int n)
