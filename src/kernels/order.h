@@ -13,10 +13,10 @@
  *    (herd_rope_table_f32) and its rotation's fma (rope.c);
  *  - Q8_0 / Q4_0 matrices in the order llama.cpp uses for their shape
  *    (quant/gemv.h, herd_gemv_kernel_for).
- * Each has a scalar form that the SIMD kernels are tested against. One
- * place herd departs on purpose: llama.cpp multiplies F16 weights with
- * activations rounded to F16 (outside its AMX path); herd keeps them in
- * float. */
+ *  - F16 matrices in llama.cpp's order for their width, and in models of
+ *    block types with activations rounded to F16 as llama.cpp's are
+ *    (model/linear.c; F16, BF16 and F32 models keep float activations).
+ * Each has a scalar form that the SIMD kernels are tested against. */
 #ifndef HERD_KERNELS_ORDER_H
 #define HERD_KERNELS_ORDER_H
 #include <math.h>
