@@ -33,25 +33,28 @@
 # time (bench/peer/herd_ops.c); prints the operations whose floats differ
 # in some layer, or that none does.
 # Env: BENCH_DIR=~/.cache/herd-bench THREADS=2 TYPES="f32 q8_0 q4_0"
-#      GAP=1e-2 TF=step|batch HERD_BIN=build (folder of herd and libherd.a)
+#      MODELS="stories260K tinyllama" GAP=1e-2 TF=step|batch
+#      HERD_BIN=build (folder of herd and libherd.a)
+#      PEER_DIR=$BENCH_DIR/llamacpp (llama.cpp, installed there when missing)
 #      PEER_VARIANTS="zen4 x64" (default zen4; empty: none) OPS=K
+# tests/infer/test_greedy_llamacpp.sh runs it on stories260K.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 shared=${HERD_SHARED:-$here/../shared}
 herd=${HERD_BIN:-$here/build}/herd
 dir=${BENCH_DIR:-$HOME/.cache/herd-bench}
 n=${1:-200} t=${THREADS:-2} types=${TYPES:-"f32 q8_0 q4_0"}
+models=${MODELS:-"stories260K tinyllama"} ldir=${PEER_DIR:-$dir/llamacpp}
 mkdir -p "$dir"
-bash "$shared/bench/setup-llamacpp.sh" "$dir/llamacpp" >/dev/null # installs llama.cpp
+[ -x "$ldir/bin/llamacpp_bench" ] || bash "$shared/bench/setup-llamacpp.sh" "$ldir" >/dev/null
 gap=${GAP:-1e-2} tf=${TF:-step} variants=${PEER_VARIANTS-zen4} ops=${OPS:-}
 
 # llama.cpp's side, built as setup-llamacpp.sh builds llamacpp_bench.c.
-ldir="$dir/llamacpp"
 bins="$ldir/node_modules/@node-llama-cpp/linux-x64/bins/linux-x64"
 src="$ldir/llama.cpp-src"
 libllama=$(cd "$bins" && ls libllama.v*.so | head -1)
 libggml=$(cd "$bins" && ls libggml.v*.so | head -1)
-margins="$ldir/bin/llamacpp_margins"
+margins="$dir/llamacpp_margins"
 gcc -O2 -std=c11 -D_DEFAULT_SOURCE -I"$src/include" -I"$src/ggml/include" "$here/bench/peer/llamacpp_margins.c" \
     -L"$bins" -l:"$libllama" -l:"$libggml" -l:libggml-base.so -Wl,-rpath,"$bins" -o "$margins"
 export PEER_LLAMACPP_BINS="$bins"
@@ -157,16 +160,23 @@ compare() { # name model type
   rm -rf "$tmp"
 }
 
-s="$dir/stories260K-f32.gguf"
-"$herd" convert -m "$shared/models/stories260K.bin" -z "$dir/tok512.bin" -o "$s" --force -q
-compare "stories260K f32" "$s" f32
-for ty in $types; do
-  [ "$ty" = f32 ] && continue
-  "$herd" quantize --force "$s" "$dir/stories260K-$ty.gguf" "$(echo "$ty" | tr a-z A-Z)" >/dev/null 2>&1
-  compare "stories260K $ty" "$dir/stories260K-$ty.gguf" "$ty"
-done
-for ty in $types; do
-  m="$dir/tinyllama-$ty.gguf"
-  if [ -f "$m" ]; then compare "tinyllama $ty" "$m" "$ty"; else echo "tinyllama $ty: $m missing (bench/llamacpp.sh writes it)"; fail=1; fi
+for model in $models; do
+  case "$model" in
+    stories260K)
+      s="$dir/stories260K-f32.gguf"
+      "$herd" convert -m "$shared/models/stories260K.bin" -z "$dir/tok512.bin" -o "$s" --force -q
+      compare "stories260K f32" "$s" f32
+      for ty in $types; do
+        [ "$ty" = f32 ] && continue
+        "$herd" quantize --force "$s" "$dir/stories260K-$ty.gguf" "$(echo "$ty" | tr a-z A-Z)" >/dev/null 2>&1
+        compare "stories260K $ty" "$dir/stories260K-$ty.gguf" "$ty"
+      done ;;
+    tinyllama)
+      for ty in $types; do
+        m="$dir/tinyllama-$ty.gguf"
+        if [ -f "$m" ]; then compare "tinyllama $ty" "$m" "$ty"; else echo "tinyllama $ty: $m missing (bench/llamacpp.sh writes it)"; fail=1; fi
+      done ;;
+    *) echo "unknown model $model"; fail=1 ;;
+  esac
 done
 exit $fail
