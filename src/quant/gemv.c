@@ -39,10 +39,13 @@ herd_gemv_kernel herd_gemv_kernel_at(herd_qtype wtype, herd_simd_level l)
     }
 }
 
-herd_gemv_kernel herd_gemv_kernel_for(herd_qtype wtype, herd_simd_level l, int64_t rows)
+herd_gemv_kernel herd_gemv_kernel_for(herd_qtype wtype, herd_simd_level l, int64_t rows,
+                                      int64_t cols)
 {
     const int lanes = (wtype == HERD_QTYPE_Q8_0 && rows % 32) ||
                       (wtype == HERD_QTYPE_Q4_0 && rows % 8);
+    if (wtype == HERD_QTYPE_Q4_0 && cols % 128) /* a last group of fewer blocks */
+        return lanes ? herd_gemv_q4_0_lanes_scalar : herd_gemv_q4_0_scalar;
     if (!lanes)
         return herd_gemv_kernel_at(wtype, l);
 #if defined(__x86_64__) || defined(__i386__)
@@ -56,7 +59,7 @@ herd_gemv_kernel herd_gemv_kernel_for(herd_qtype wtype, herd_simd_level l, int64
 void herd_gemv_prepare(herd_qtype wtype, const float *x, int64_t cols, void *xa)
 {
 #if defined(__x86_64__) || defined(__i386__)
-    if (herd_simd_active() >= HERD_SIMD_AVX512) {
+    if (herd_simd_active() >= HERD_SIMD_AVX512 && (wtype != HERD_QTYPE_Q4_0 || cols % 128 == 0)) {
         herd_gemv_prepare_avx512(wtype, x, cols, xa);
         return;
     }
@@ -97,7 +100,7 @@ int herd_gemv_parts(const herd_gemv_part *parts, int np, herd_qtype wtype, const
             part[nc] = p, first[nc] = r;
     herd_gemv_kernel kp[MAX_CHUNKS];
     for (int p = 0; p < np; p++)
-        kp[p] = herd_gemv_kernel_for(wtype, l, parts[p].rows);
+        kp[p] = herd_gemv_kernel_for(wtype, l, parts[p].rows, cols);
     #pragma omp parallel for num_threads(threads) schedule(dynamic, 1)
     for (int c = 0; c < nc; c++) {
         const herd_gemv_part *pp = &parts[part[c]];

@@ -31,7 +31,8 @@
 #define HERD_GEMV_Q4_0_GROUP 4
 #define HERD_GEMV_Q8_0_GROUP 2
 
-/* One group of Q4_0 activation blocks (128 values). */
+/* One group of Q4_0 activation blocks (128 values; a row's last group may
+ * hold fewer, the rest zero). */
 typedef struct {
     int8_t lo[64];      /* elements 0..15 of each of the 4 blocks */
     int8_t hi[64];      /* elements 16..31 of each */
@@ -77,10 +78,13 @@ herd_gemv_kernel herd_gemv_kernel_at(herd_qtype wtype, herd_simd_level l);
  *  - F16: llama.cpp's tinyBLAS order where cols is a multiple of 16 (lane
  *    i % 16 by FMA, then herd_sum16), else its ggml_vec_dot_f16 (herd_dot64's
  *    lanes over cols & ~63, the rest added in double);
+ *  - Q4_0 rows whose last group has fewer than 4 blocks (cols % 128): the
+ *    scalar twin of the order (only toy shapes have them);
  *  - otherwise herd_gemv_kernel_at's.
  * (llama.cpp also rounds the activations of F16 weights to F16: herd does
  * that in models of block types only, model/linear.c.) */
-herd_gemv_kernel herd_gemv_kernel_for(herd_qtype wtype, herd_simd_level l, int64_t rows);
+herd_gemv_kernel herd_gemv_kernel_for(herd_qtype wtype, herd_simd_level l, int64_t rows,
+                                      int64_t cols);
 
 /* y[t][rows] = x[t][cols] . w^T for n tokens, threaded over contiguous row
  * ranges; scratch: n * herd_gemv_act_bytes(wtype, cols) bytes (unused for
@@ -101,6 +105,14 @@ typedef struct {
  * prepared once and all the rows in one parallel region. */
 int herd_gemv_parts(const herd_gemv_part *parts, int np, herd_qtype wtype, const float *x,
                     int64_t cols, int n, void *scratch);
+
+/* Q4_0's scalar sums from block b0 to b1 of a row w (xa: its token's
+ * prepared activations), continuing acc: the blocks order
+ * (herd_gemv_q4_0_chain returns the new acc) and the lanes order (8 lanes,
+ * before hsum8), of which the twins are made. */
+float herd_gemv_q4_0_chain(float acc, const void *w, const void *xa, int64_t b0, int64_t b1);
+void herd_gemv_q4_0_lanes_chain(float acc[8], const void *w, const void *xa, int64_t b0,
+                                int64_t b1);
 
 /* Kernels (gemv_scalar.c, gemv_avx512.c). */
 void herd_gemv_q4_0_scalar(float *, int64_t, const void *, size_t, const void *, size_t,

@@ -11,10 +11,11 @@ size_t herd_gemv_act_bytes(herd_qtype wtype, int64_t cols)
     if (cols <= 0)
         return 0;
     switch (wtype) {
-    case HERD_QTYPE_Q4_0:
-        if (cols % (HERD_QK8_0 * HERD_GEMV_Q4_0_GROUP))
+    case HERD_QTYPE_Q4_0: /* a last group of fewer blocks padded with zeros */
+        if (cols % HERD_QK8_0)
             return 0;
-        return (size_t)(cols / (HERD_QK8_0 * HERD_GEMV_Q4_0_GROUP)) * sizeof(herd_gemv_q4_0_act);
+        return (size_t)((cols + HERD_QK8_0 * HERD_GEMV_Q4_0_GROUP - 1) /
+                        (HERD_QK8_0 * HERD_GEMV_Q4_0_GROUP)) * sizeof(herd_gemv_q4_0_act);
     case HERD_QTYPE_Q8_0:
         if (cols % (HERD_QK8_0 * HERD_GEMV_Q8_0_GROUP))
             return 0;
@@ -46,9 +47,9 @@ static float q8_block(const float *x, int8_t q[HERD_QK8_0], int *sum)
 
 static void prepare_q4_0(const float *x, int64_t cols, herd_gemv_q4_0_act *a)
 {
-    for (int64_t g = 0; g < cols / 128; g++, a++) {
-        memset(a, 0, sizeof *a);
-        for (int k = 0; k < 4; k++) {
+    for (int64_t g = 0; g < (cols + 127) / 128; g++, a++) {
+        memset(a, 0, sizeof *a);  /* the blocks past cols stay 0 */
+        for (int k = 0; k < 4 && 128 * g + 32 * k < cols; k++) {
             int8_t q[HERD_QK8_0];
             int s;
             float d = q8_block(x + 128 * g + 32 * k, q, &s);
@@ -85,25 +86,29 @@ void herd_gemv_prepare_scalar(herd_qtype wtype, const float *x, int64_t cols, vo
         memcpy(xa, x, (size_t)cols * sizeof(float));
 }
 
+HERD_FMA_CLONES
+float herd_gemv_q4_0_chain(float acc, const void *w, const void *xa, int64_t b0, int64_t b1)
+{
+    const herd_block_q4_0 *b = (const herd_block_q4_0 *)w + b0;
+    const herd_gemv_q4_0_act *a = xa;
+    for (int64_t i = b0; i < b1; i++, b++) {
+        const herd_gemv_q4_0_act *g = a + i / 4;
+        const int k = (int)(i % 4);
+        int s = g->corr[4 * k];
+        for (int j = 0; j < 16; j++)
+            s += (b->qs[j] & 15) * g->lo[16 * k + j] + (b->qs[j] >> 4) * g->hi[16 * k + j];
+        acc = fmaf((float)s, herd_f16_to_f32(b->d) * g->d[4 * k], acc);
+    }
+    return acc;
+}
+
 void herd_gemv_q4_0_scalar(float *y, int64_t ys, const void *w, size_t wrow, const void *xa,
                            size_t xs, int64_t rows, int64_t cols, int n)
 {
     for (int t = 0; t < n; t++)
-        for (int64_t r = 0; r < rows; r++) {
-            const herd_block_q4_0 *b = (const herd_block_q4_0 *)((const char *)w + r * wrow);
-            const herd_gemv_q4_0_act *a =
-                (const herd_gemv_q4_0_act *)((const char *)xa + t * xs);
-            float acc = 0.0f;
-            for (int64_t i = 0; i < cols / 32; i++, b++) {
-                const herd_gemv_q4_0_act *g = a + i / 4;
-                const int k = (int)(i % 4);
-                int s = g->corr[4 * k];
-                for (int j = 0; j < 16; j++)
-                    s += (b->qs[j] & 15) * g->lo[16 * k + j] + (b->qs[j] >> 4) * g->hi[16 * k + j];
-                acc = fmaf((float)s, herd_f16_to_f32(b->d) * g->d[4 * k], acc);
-            }
-            y[t * ys + r] = acc;
-        }
+        for (int64_t r = 0; r < rows; r++)
+            y[t * ys + r] = herd_gemv_q4_0_chain(0.0f, (const char *)w + r * wrow,
+                                                 (const char *)xa + t * xs, 0, cols / 32);
 }
 
 void herd_gemv_q8_0_scalar(float *y, int64_t ys, const void *w, size_t wrow, const void *xa,
@@ -134,6 +139,26 @@ static float hsum8(const float *a)
     return (r0 + r2) + (r1 + r3);
 }
 
+HERD_FMA_CLONES
+void herd_gemv_q4_0_lanes_chain(float acc[8], const void *w, const void *xa, int64_t b0,
+                                int64_t b1)
+{
+    const herd_block_q4_0 *b = (const herd_block_q4_0 *)w + b0;
+    const herd_gemv_q4_0_act *a = xa;
+    for (int64_t i = b0; i < b1; i++, b++) {
+        const herd_gemv_q4_0_act *g = a + i / 4;
+        const int k = (int)(i % 4);
+        const float d = herd_f16_to_f32(b->d) * g->d[4 * k];
+        for (int l = 0; l < 8; l++) {
+            int s = 0;
+            for (int j = 4 * (l % 4); j < 4 * (l % 4) + 4; j++)
+                s += l < 4 ? ((b->qs[j] & 15) - 8) * g->lo[16 * k + j]
+                           : ((b->qs[j] >> 4) - 8) * g->hi[16 * k + j];
+            acc[l] = fmaf(d, (float)s, acc[l]);
+        }
+    }
+}
+
 /* The lanes order (gemv.h): lane k of a row's 8 takes the products of
  * elements 4k .. 4k + 3 of every block, acc[k] = fma(dw * dx, float(their
  * sum), acc[k]), block after block; then hsum8. */
@@ -142,22 +167,9 @@ void herd_gemv_q4_0_lanes_scalar(float *y, int64_t ys, const void *w, size_t wro
 {
     for (int t = 0; t < n; t++)
         for (int64_t r = 0; r < rows; r++) {
-            const herd_block_q4_0 *b = (const herd_block_q4_0 *)((const char *)w + r * wrow);
-            const herd_gemv_q4_0_act *a =
-                (const herd_gemv_q4_0_act *)((const char *)xa + t * xs);
             float acc[8] = {0};
-            for (int64_t i = 0; i < cols / 32; i++, b++) {
-                const herd_gemv_q4_0_act *g = a + i / 4;
-                const int k = (int)(i % 4);
-                const float d = herd_f16_to_f32(b->d) * g->d[4 * k];
-                for (int l = 0; l < 8; l++) {
-                    int s = 0;
-                    for (int j = 4 * (l % 4); j < 4 * (l % 4) + 4; j++)
-                        s += l < 4 ? ((b->qs[j] & 15) - 8) * g->lo[16 * k + j]
-                                   : ((b->qs[j] >> 4) - 8) * g->hi[16 * k + j];
-                    acc[l] = fmaf(d, (float)s, acc[l]);
-                }
-            }
+            herd_gemv_q4_0_lanes_chain(acc, (const char *)w + r * wrow,
+                                       (const char *)xa + t * xs, 0, cols / 32);
             y[t * ys + r] = hsum8(acc);
         }
 }

@@ -115,8 +115,8 @@ static void run_case(herd_qtype t, int64_t rows, int64_t cols, int unit)
     char *xa = malloc(xs * MAXN);
     make(t, rows, cols, unit, w, x);
     /* the kernels herd_gemv picks for this shape (either order) */
-    const herd_gemv_kernel scalar = herd_gemv_kernel_for(t, HERD_SIMD_SCALAR, rows);
-    const herd_gemv_kernel simd = herd_gemv_kernel_for(t, herd_simd_supported(), rows);
+    const herd_gemv_kernel scalar = herd_gemv_kernel_for(t, HERD_SIMD_SCALAR, rows, cols);
+    const herd_gemv_kernel simd = herd_gemv_kernel_for(t, herd_simd_supported(), rows, cols);
     for (int n = 1; n <= MAXN; n++) {
         if (quant)
             reference_q(t, w, x, rows, cols, n, ref);
@@ -237,13 +237,15 @@ static void check_prepare(herd_qtype t, int64_t cols)
 
 int main(void)
 {
-    CHECK(herd_gemv_act_bytes(HERD_QTYPE_Q4_0, 96) == 0);
+    CHECK(herd_gemv_act_bytes(HERD_QTYPE_Q4_0, 100) == 0);
+    CHECK(herd_gemv_act_bytes(HERD_QTYPE_Q4_0, 160) == 2 * sizeof(herd_gemv_q4_0_act));
     CHECK(herd_gemv_act_bytes(HERD_QTYPE_Q8_0, 96) == 0);
     CHECK(herd_gemv_act_bytes(HERD_QTYPE_Q4_K, 256) == 0);
     CHECK(herd_gemv_kernel_at(HERD_QTYPE_Q6_K, HERD_SIMD_SCALAR) == NULL);
     for (int scale = 0; scale < 3; scale++) {  /* normal, subnormal-f16 and large scales */
         prep_scale = scale == 0 ? 1.0f : scale == 1 ? 1e-4f : 3e4f;
         check_prepare(HERD_QTYPE_Q4_0, 2048);
+        check_prepare(HERD_QTYPE_Q4_0, 160);  /* a last group of one block */
         check_prepare(HERD_QTYPE_Q8_0, 2048);
     }
     const herd_qtype types[] = {HERD_QTYPE_Q4_0, HERD_QTYPE_Q8_0, HERD_QTYPE_F16, HERD_QTYPE_F32};
@@ -254,6 +256,11 @@ int main(void)
         run_case(types[i], 5, quant ? 384 : 100, 0);
         run_case(types[i], 40, 256, 0);       /* Q4_0: blocks order, Q8_0: lanes */
         run_case(types[i], 37, 256, 0);       /* lanes order, rounded scales */
+        if (i == 0)  /* rows of 2, 3 and 5 blocks: a last, partial group */
+            for (int c = 64; c <= 160; c += 32) {
+                run_case(types[i], 40, c, 1);  /* blocks order */
+                run_case(types[i], 37, c, 0);  /* lanes order */
+            }
         if (!quant) {
             run_case(types[i], 9, 2053, 0);   /* float tails */
             run_case(types[i], 6, 172, 0);    /* F16: ggml_vec_dot_f16's order */
