@@ -25,7 +25,7 @@ fi
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 out=$(BENCH_DIR="$tmp" PEER_DIR="$peer" HERD_BIN="$bin" HERD_SHARED="$shared" \
-      MODELS=stories260K TYPES="f32 q8_0 q4_0" PEER_VARIANTS="" \
+      MODELS=stories260K TYPES="f32 q8_0 q4_0" PEER_VARIANTS="" THREADS=1 \
       bash "$here/bench/greedy_llamacpp.sh" 200 2>&1)
 rc=$?
 echo "$out"
