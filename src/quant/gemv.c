@@ -59,7 +59,9 @@ herd_gemv_kernel herd_gemv_kernel_for(herd_qtype wtype, herd_simd_level l, int64
 void herd_gemv_prepare(herd_qtype wtype, const float *x, int64_t cols, void *xa)
 {
 #if defined(__x86_64__) || defined(__i386__)
-    if (herd_simd_active() >= HERD_SIMD_AVX512 && (wtype != HERD_QTYPE_Q4_0 || cols % 128 == 0)) {
+    /* (Q4_0 rows with a last, partial group: the scalar layout's zeros) */
+    if (herd_simd_active() >= HERD_SIMD_AVX512 &&
+        (wtype != HERD_QTYPE_Q4_0 || cols % 128 == 0)) {
         herd_gemv_prepare_avx512(wtype, x, cols, xa);
         return;
     }

@@ -62,7 +62,8 @@ size_t herd_gemv_act_bytes(herd_qtype wtype, int64_t cols);
  * bytes. */
 void herd_gemv_prepare(herd_qtype wtype, const float *x, int64_t cols, void *xa);
 void herd_gemv_prepare_scalar(herd_qtype wtype, const float *x, int64_t cols, void *xa);
-void herd_gemv_prepare_avx512(herd_qtype wtype, const float *x, int64_t cols, void *xa);
+void herd_gemv_prepare_avx512(herd_qtype wtype, const float *x, int64_t cols,
+                              void *xa); /* Q4_0: cols a multiple of 128 */
 /* The kernel of a type at a SIMD level: the scalar twin at HERD_SIMD_SCALAR,
  * NULL where this level has none (herd_gemv then declines). */
 herd_gemv_kernel herd_gemv_kernel_at(herd_qtype wtype, herd_simd_level l);
