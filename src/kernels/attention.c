@@ -52,13 +52,11 @@ void herd_attention_head_paged(float *out, const float *q, const float *k, const
                                 head_dim) * scale;
     herd_softmax(scratch, n_keys);
     for (int i = 0; i < head_dim; i++) {
-        float s[64] = {0}, f[16];
+        float s[64] = {0};
         for (int t = 0; t < n_keys; t++)
             s[t % 64] = fmaf(herd_paged_row(v, blocks, block, block_stride, t, kv_stride)[i],
                              scratch[t], s[t % 64]);
-        for (int l = 0; l < 16; l++)
-            f[l] = (s[l] + s[l + 32]) + (s[l + 16] + s[l + 48]);
-        out[i] = herd_sum16(f);
+        out[i] = herd_sum64(s);
     }
 }
 

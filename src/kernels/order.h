@@ -56,18 +56,26 @@ static inline float herd_sum16(const float *v)
     return (b[0] + b[2]) + (b[1] + b[3]);
 }
 
+/* The sum of 64 lanes in the order above: folded as (0 + 2) + (1 + 3) by
+ * quarters, then herd_sum16. */
+static inline float herd_sum64(const float *s)
+{
+    float t[16];
+    for (int l = 0; l < 16; l++)
+        t[l] = (s[l] + s[l + 32]) + (s[l + 16] + s[l + 48]);
+    return herd_sum16(t);
+}
+
 /* x . y over n floats (y's elements ys floats apart) in the order above;
  * the n % 64 last ones added one by one. */
 static inline float herd_dot64(const float *x, const float *y, size_t ys, int n)
 {
-    float s[64] = {0}, t[16];
+    float s[64] = {0};
     int np = n & ~63;
     for (int i = 0; i < np; i += 64)
         for (int l = 0; l < 64; l++)
             s[l] = fmaf(x[i + l], y[(size_t)(i + l) * ys], s[l]);
-    for (int l = 0; l < 16; l++)
-        t[l] = (s[l] + s[l + 32]) + (s[l + 16] + s[l + 48]);
-    float sum = herd_sum16(t);
+    float sum = herd_sum64(s);
     for (int i = np; i < n; i++)
         sum += x[i] * y[(size_t)i * ys];
     return sum;

@@ -211,13 +211,11 @@ static float f16_dot(const uint16_t *w, const float *x, int64_t cols)
     }
     /* ggml_vec_dot_f16: herd_dot64's lanes, their sum and the rest in double */
     const int64_t np = cols & ~(int64_t)63;
-    float s[64] = {0}, t[16];
+    float s[64] = {0};
     for (int64_t i = 0; i < np; i += 64)
         for (int l = 0; l < 64; l++)
             s[l] = fmaf(herd_f16_to_f32(w[i + l]), x[i + l], s[l]);
-    for (int l = 0; l < 16; l++)
-        t[l] = (s[l] + s[l + 32]) + (s[l + 16] + s[l + 48]);
-    double sum = herd_sum16(t);
+    double sum = herd_sum64(s);
     for (int64_t i = np; i < cols; i++)
         sum += (double)(herd_f16_to_f32(w[i]) * x[i]);
     return (float)sum;
