@@ -54,19 +54,20 @@ INLINE void prefetch_span(const char *p, int bytes)
 static const uint16_t q4_0_qidx[32] = {
     1, 2, 3, 4, 5, 6, 7, 8, 10, 11, 12, 13, 14, 15, 16, 17,
     19, 20, 21, 22, 23, 24, 25, 26, 56, 57, 58, 59, 60, 61, 62, 63};
-static const uint16_t q4_0_didx[32] = {0, 0, 0, 0, 9, 9, 9, 9, 18, 18, 18, 18, 27, 27, 27, 27};
-/* The same picks in bytes, for vpermt2b / vpermb (AVX-512 VBMI: one uop
- * each where the word permutes take three and two). */
 static const uint8_t q4_0_qidx8[64] = {
     2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17,
     20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35,
     38, 39, 40, 41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51, 52, 53,
     112, 113, 114, 115, 116, 117, 118, 119, 120, 121, 122, 123, 124, 125, 126, 127};
+/* One row's block scales over 4 float lanes each (the lanes order). */
+static const uint16_t q4_0_didx_row[32] = {0, 0, 0, 0, 9, 9, 9, 9, 18, 18, 18, 18, 27, 27, 27, 27};
+/* Two rows' scales, for rows4_scales: word 4j + r is row r's (A, then B)
+ * block j scale, word 9j of its step (blocks 0-3). */
+static const uint16_t q4_0_didx[32] = {0, 32, 0, 32, 9, 41, 9, 41,
+                                       18, 50, 18, 50, 27, 59, 27, 59};
 static const uint8_t q4_0_didx8[64] = {
-    0, 1, 0, 1, 0, 1, 0, 1, 18, 19, 18, 19, 18, 19, 18, 19,
-    36, 37, 36, 37, 36, 37, 36, 37, 54, 55, 54, 55, 54, 55, 54, 55,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+    0, 1, 64, 65, 0, 1, 64, 65, 18, 19, 82, 83, 18, 19, 82, 83,
+    36, 37, 100, 101, 36, 37, 100, 101, 54, 55, 118, 119, 54, 55, 118, 119};
 
 /* The order of the sums (gemv.h): each row's blocks one after another,
  * acc = fma(float(block's integer sum), weight scale * activation scale, acc).
@@ -83,14 +84,15 @@ INLINE TGT __m512i rows4_lane_sums(__m512i p0, __m512i p1, __m512i p2, __m512i p
     return _mm512_add_epi32(_mm512_unpacklo_epi64(u01, u23), _mm512_unpackhi_epi64(u01, u23));
 }
 
-/* Four rows' scales in the layout rows4_lane_sums gives: lane 4j + r from
- * row r's vector, whose lanes hold its blocks' scales. */
-INLINE TGT __m512 rows4_pick(const __m512 *dw)
-{
-    __m512 v = _mm512_mask_blend_ps(0x2222, dw[0], dw[1]);
-    v = _mm512_mask_blend_ps(0x4444, v, dw[2]);
-    return _mm512_mask_blend_ps(0x8888, v, dw[3]);
-}
+/* Four rows' scales in the layout rows4_lane_sums gives, from the rows'
+ * steps at b, b + wrow, ...: didx puts one row's block j scale in words 4j
+ * and 4j + 2, the next row's in 4j + 1 and 4j + 3; rows 2 and 3 fill
+ * words 4j + 2 and 4j + 3. */
+#define ROWS4_SCALES(PERM2, b, wrow, didx) \
+    _mm512_cvtph_ps(_mm512_castsi512_si256(_mm512_mask_blend_epi16( \
+        0xcccccccc, PERM2(_mm512_loadu_si512(b), didx, _mm512_loadu_si512((b) + (wrow))), \
+        PERM2(_mm512_loadu_si512((b) + 2 * (wrow)), didx, \
+              _mm512_loadu_si512((b) + 3 * (wrow))))))
 
 INLINE TGT __m128 lane128(__m512 v, int j)
 {
@@ -104,13 +106,12 @@ INLINE TGT __m128 lane128(__m512 v, int j)
 
 /* One step of the blocks order for T tokens: token t's 4 rows of integer
  * products p[t] reduced to block sums and chained into acc[t] (rows 0..3),
- * block after block, acc = fma(sum, dw * dx, acc); dw: the rows' scales,
+ * block after block, acc = fma(sum, dw4 * dx, acc); dw4: ROWS4_SCALES,
  * dx: token 0's activation scales, token t's ds bytes further. Q8_0
  * (pairs): a block spans 128-bit lanes 2k and 2k + 1. */
-INLINE TGT void blocks_step(__m128 *acc, __m512i p[TOKENS][ROWS], const __m512 *dw,
+INLINE TGT void blocks_step(__m128 *acc, __m512i p[TOKENS][ROWS], const __m512 dw4,
                             const char *dx, size_t ds, const int T, const int pairs)
 {
-    const __m512 dw4 = rows4_pick(dw);
     for (int t = 0; t < T; t++) {
         __m512i S = rows4_lane_sums(p[t][0], p[t][1], p[t][2], p[t][3]);
         if (pairs)
@@ -123,7 +124,7 @@ INLINE TGT void blocks_step(__m128 *acc, __m512i p[TOKENS][ROWS], const __m512 *
 }
 
 /* The tile for R == ROWS (4) rows; R == 1 rows go to the scalar twin. */
-#define Q4_0_TILE(name, target, PERM2, PERM1, QI, DI) \
+#define Q4_0_TILE(name, target, PERM2, QI, DI) \
 INLINE target void name(float *y, int64_t ys, const char *w, size_t wrow, const char *xa, \
                           size_t xs, int64_t cols, const char *end, const int T) \
 { \
@@ -135,7 +136,7 @@ INLINE target void name(float *y, int64_t ys, const char *w, size_t wrow, const 
         acc[t] = _mm_setzero_ps(); \
     for (int64_t g = 0; g < steps; g++) { \
         __m512i p[TOKENS][ROWS]; \
-        __m512 dw[ROWS]; \
+        const __m512 dw4 = ROWS4_SCALES(PERM2, w + g * 72, wrow, didx); \
         UNROLL for (int r = 0; r < ROWS; r++) { \
             const char *b = w + (size_t)r * wrow + g * 72; \
             PF_ROW(b, 72); \
@@ -143,7 +144,6 @@ INLINE target void name(float *y, int64_t ys, const char *w, size_t wrow, const 
             const __m512i raw = PERM2(A, qidx, B); \
             __m512i lo = _mm512_and_si512(raw, m4); \
             __m512i hi = _mm512_and_si512(_mm512_srli_epi16(raw, 4), m4); \
-            dw[r] = _mm512_cvtph_ps(_mm512_castsi512_si256(PERM1(didx, A))); \
             UNROLL for (int t = 0; t < T; t++) { \
                 const herd_gemv_q4_0_act *a = (const herd_gemv_q4_0_act *)(xa + t * xs) + g; \
                 __m512i q = _mm512_dpbusd_epi32(_mm512_loadu_si512(a->corr), lo, \
@@ -151,16 +151,14 @@ INLINE target void name(float *y, int64_t ys, const char *w, size_t wrow, const 
                 p[t][r] = _mm512_dpbusd_epi32(q, hi, _mm512_loadu_si512(a->hi)); \
             } \
         } \
-        blocks_step(acc, p, dw, (const char *)((const herd_gemv_q4_0_act *)xa + g)->d, xs, T, \
+        blocks_step(acc, p, dw4, (const char *)((const herd_gemv_q4_0_act *)xa + g)->d, xs, T, \
                     0); \
     } \
     for (int t = 0; t < T; t++) \
         _mm_storeu_ps(y + t * ys, acc[t]); \
 }
-Q4_0_TILE(q4_0_tile, TGT, _mm512_permutex2var_epi16, _mm512_permutexvar_epi16, q4_0_qidx,
-          q4_0_didx)
-Q4_0_TILE(q4_0_tile_vbmi, TGT_VBMI, _mm512_permutex2var_epi8, _mm512_permutexvar_epi8,
-          q4_0_qidx8, q4_0_didx8)
+Q4_0_TILE(q4_0_tile, TGT, _mm512_permutex2var_epi16, q4_0_qidx, q4_0_didx)
+Q4_0_TILE(q4_0_tile_vbmi, TGT_VBMI, _mm512_permutex2var_epi8, q4_0_qidx8, q4_0_didx8)
 
 /* ---- Q8_0: 2 blocks (68 bytes a row) per step ---- */
 
@@ -169,19 +167,22 @@ Q4_0_TILE(q4_0_tile_vbmi, TGT_VBMI, _mm512_permutex2var_epi8, _mm512_permutexvar
 static const uint16_t q8_0_qidx[32] = {
     1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16,
     18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 62, 63};
-static const uint16_t q8_0_didx[32] = {0, 0, 0, 0, 0, 0, 0, 0, 17, 17, 17, 17, 17, 17, 17, 17};
+
 static const uint8_t q8_0_qidx8[64] = {
     2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17,
     18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33,
     96, 97, 98, 99, 100, 101, 102, 103, 104, 105, 106, 107, 108, 109, 110, 111,
     112, 113, 114, 115, 116, 117, 118, 119, 120, 121, 122, 123, 124, 125, 126, 127};
+static const uint16_t q8_0_didx_row[32] = {0, 0, 0, 0, 0, 0, 0, 0,
+                                           17, 17, 17, 17, 17, 17, 17, 17};
+/* As q4_0_didx: block k (word 17k) in words 4j + r for j = 2k, 2k + 1. */
+static const uint16_t q8_0_didx[32] = {0, 32, 0, 32, 0, 32, 0, 32,
+                                       17, 49, 17, 49, 17, 49, 17, 49};
 static const uint8_t q8_0_didx8[64] = {
-    0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1,
-    34, 35, 34, 35, 34, 35, 34, 35, 34, 35, 34, 35, 34, 35, 34, 35,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+    0, 1, 64, 65, 0, 1, 64, 65, 0, 1, 64, 65, 0, 1, 64, 65,
+    34, 35, 98, 99, 34, 35, 98, 99, 34, 35, 98, 99, 34, 35, 98, 99};
 
-#define Q8_0_TILE(name, target, PERM2, PERM1, QI, DI) \
+#define Q8_0_TILE(name, target, PERM2, QI, DI) \
 INLINE target void name(float *y, int64_t ys, const char *w, size_t wrow, const char *xa, \
                           size_t xs, int64_t cols, const char *end, const int T) \
 { \
@@ -193,29 +194,26 @@ INLINE target void name(float *y, int64_t ys, const char *w, size_t wrow, const 
         acc[t] = _mm_setzero_ps(); \
     for (int64_t g = 0; g < steps; g++) { \
         __m512i p[TOKENS][ROWS]; \
-        __m512 dw[ROWS]; \
+        const __m512 dw4 = ROWS4_SCALES(PERM2, w + g * 68, wrow, didx); \
         UNROLL for (int r = 0; r < ROWS; r++) { \
             const char *b = w + (size_t)r * wrow + g * 68; \
             PF_ROW(b, 68); \
             const __m512i A = _mm512_loadu_si512(b), B = _mm512_loadu_si512(b + 4); \
             __m512i u = _mm512_xor_si512(PERM2(A, qidx, B), bias); \
-            dw[r] = _mm512_cvtph_ps(_mm512_castsi512_si256(PERM1(didx, A))); \
             UNROLL for (int t = 0; t < T; t++) { \
                 const herd_gemv_q8_0_act *a = (const herd_gemv_q8_0_act *)(xa + t * xs) + g; \
                 p[t][r] = _mm512_dpbusd_epi32(_mm512_loadu_si512(a->corr), u, \
                                               _mm512_loadu_si512(a->qs)); \
             } \
         } \
-        blocks_step(acc, p, dw, (const char *)((const herd_gemv_q8_0_act *)xa + g)->d, xs, T, \
+        blocks_step(acc, p, dw4, (const char *)((const herd_gemv_q8_0_act *)xa + g)->d, xs, T, \
                     1); \
     } \
     for (int t = 0; t < T; t++) \
         _mm_storeu_ps(y + t * ys, acc[t]); \
 }
-Q8_0_TILE(q8_0_tile, TGT, _mm512_permutex2var_epi16, _mm512_permutexvar_epi16, q8_0_qidx,
-          q8_0_didx)
-Q8_0_TILE(q8_0_tile_vbmi, TGT_VBMI, _mm512_permutex2var_epi8, _mm512_permutexvar_epi8,
-          q8_0_qidx8, q8_0_didx8)
+Q8_0_TILE(q8_0_tile, TGT, _mm512_permutex2var_epi16, q8_0_qidx, q8_0_didx)
+Q8_0_TILE(q8_0_tile_vbmi, TGT_VBMI, _mm512_permutex2var_epi8, q8_0_qidx8, q8_0_didx8)
 
 /* ---- the lanes order (gemv.h): 8 lanes a row, blocks fed in turn ---- */
 
@@ -249,7 +247,7 @@ INLINE TGT void q8_0_lanes_tile(float *y, int64_t ys, const char *w, size_t wrow
                             size_t xs, int64_t cols, const char *end, const int T)
 {
     const int64_t steps = cols / 64;
-    const __m512i qidx = _mm512_loadu_si512(q8_0_qidx), didx = _mm512_loadu_si512(q8_0_didx);
+    const __m512i qidx = _mm512_loadu_si512(q8_0_qidx), didx = _mm512_loadu_si512(q8_0_didx_row);
     __m256 acc[ROWS][TOKENS];
     for (int r = 0; r < ROWS; r++)
         for (int t = 0; t < T; t++)
@@ -284,7 +282,7 @@ INLINE TGT void q4_0_lanes_tile(float *y, int64_t ys, const char *w, size_t wrow
 {
     const int64_t steps = cols / 128;
     const __m512i m4 = _mm512_set1_epi8(0x0f), eight = _mm512_set1_epi8(8);
-    const __m512i qidx = _mm512_loadu_si512(q4_0_qidx), didx = _mm512_loadu_si512(q4_0_didx);
+    const __m512i qidx = _mm512_loadu_si512(q4_0_qidx), didx = _mm512_loadu_si512(q4_0_didx_row);
     const __m512i pick01 = _mm512_set_epi32(23, 22, 21, 20, 7, 6, 5, 4,
                                             19, 18, 17, 16, 3, 2, 1, 0);
     const __m512i pick23 = _mm512_set_epi32(31, 30, 29, 28, 15, 14, 13, 12,
