@@ -48,9 +48,10 @@ INLINE void prefetch_span(const char *p, int bytes)
 /* ---- Q4_0: 4 blocks (72 bytes a row) per step ---- */
 
 /* A step's 72 bytes as two overlapping loads, A at byte 0 and B at byte 8,
- * and the int16 words that vpermt2w / vpermw pick from them: block k's
- * quants are words 9k + 1 .. 9k + 8 (the last block's from B), its scale
- * word 9k, spread over 4 float lanes. */
+ * and the int16 words that vpermt2w picks from them: block k's quants are
+ * words 9k + 1 .. 9k + 8 (the last block's from B), its scale word 9k of A.
+ * The *8 tables are the same picks in bytes, for vpermt2b (AVX-512 VBMI:
+ * one uop where the word permute takes three). */
 static const uint16_t q4_0_qidx[32] = {
     1, 2, 3, 4, 5, 6, 7, 8, 10, 11, 12, 13, 14, 15, 16, 17,
     19, 20, 21, 22, 23, 24, 25, 26, 56, 57, 58, 59, 60, 61, 62, 63};
@@ -61,8 +62,9 @@ static const uint8_t q4_0_qidx8[64] = {
     112, 113, 114, 115, 116, 117, 118, 119, 120, 121, 122, 123, 124, 125, 126, 127};
 /* One row's block scales over 4 float lanes each (the lanes order). */
 static const uint16_t q4_0_didx_row[32] = {0, 0, 0, 0, 9, 9, 9, 9, 18, 18, 18, 18, 27, 27, 27, 27};
-/* Two rows' scales, for rows4_scales: word 4j + r is row r's (A, then B)
- * block j scale, word 9j of its step (blocks 0-3). */
+/* Two rows' scales for ROWS4_SCALES (the first row's A, then the second's):
+ * words 4j and 4j + 2 the first row's block j scale, 4j + 1 and 4j + 3 the
+ * second's. */
 static const uint16_t q4_0_didx[32] = {0, 32, 0, 32, 9, 41, 9, 41,
                                        18, 50, 18, 50, 27, 59, 27, 59};
 static const uint8_t q4_0_didx8[64] = {
@@ -84,10 +86,11 @@ INLINE TGT __m512i rows4_lane_sums(__m512i p0, __m512i p1, __m512i p2, __m512i p
     return _mm512_add_epi32(_mm512_unpacklo_epi64(u01, u23), _mm512_unpackhi_epi64(u01, u23));
 }
 
-/* Four rows' scales in the layout rows4_lane_sums gives, from the rows'
- * steps at b, b + wrow, ...: didx puts one row's block j scale in words 4j
- * and 4j + 2, the next row's in 4j + 1 and 4j + 3; rows 2 and 3 fill
- * words 4j + 2 and 4j + 3. */
+/* Four rows' block scales in the layout rows4_lane_sums gives (lane 4j + r:
+ * row r, block j), from the rows' steps at b, b + wrow, ...: two pair
+ * permutes (didx) and a blend that takes words 4j + 2, 4j + 3 from rows 2
+ * and 3 (one conversion a step where a permute and a conversion a row cost
+ * TinyLlama Q4_0 decoding 10%). */
 #define ROWS4_SCALES(PERM2, b, wrow, didx) \
     _mm512_cvtph_ps(_mm512_castsi512_si256(_mm512_mask_blend_epi16( \
         0xcccccccc, PERM2(_mm512_loadu_si512(b), didx, _mm512_loadu_si512((b) + (wrow))), \
@@ -163,19 +166,19 @@ Q4_0_TILE(q4_0_tile_vbmi, TGT_VBMI, _mm512_permutex2var_epi8, q4_0_qidx8, q4_0_d
 /* ---- Q8_0: 2 blocks (68 bytes a row) per step ---- */
 
 /* As for Q4_0, with B at byte 4: block k's quants are words 17k + 1 ..
- * 17k + 16 (the last two from B), its scale word 17k over 8 lanes. */
+ * 17k + 16 (the last two from B), its scale word 17k. */
 static const uint16_t q8_0_qidx[32] = {
     1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16,
     18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 62, 63};
-
 static const uint8_t q8_0_qidx8[64] = {
     2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17,
     18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33,
     96, 97, 98, 99, 100, 101, 102, 103, 104, 105, 106, 107, 108, 109, 110, 111,
     112, 113, 114, 115, 116, 117, 118, 119, 120, 121, 122, 123, 124, 125, 126, 127};
+/* One row's block scales over 8 float lanes each (the lanes order). */
 static const uint16_t q8_0_didx_row[32] = {0, 0, 0, 0, 0, 0, 0, 0,
                                            17, 17, 17, 17, 17, 17, 17, 17};
-/* As q4_0_didx: block k (word 17k) in words 4j + r for j = 2k, 2k + 1. */
+/* As q4_0_didx, block k's scale (word 17k) in words 4j + r, j = 2k, 2k + 1. */
 static const uint16_t q8_0_didx[32] = {0, 32, 0, 32, 0, 32, 0, 32,
                                        17, 49, 17, 49, 17, 49, 17, 49};
 static const uint8_t q8_0_didx8[64] = {
