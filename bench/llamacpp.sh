@@ -8,7 +8,9 @@
 # both measured in the same run with ../shared/bench/limits_{bw,gemm}.c.
 #   bench/llamacpp.sh [SHAPE...]     SHAPE: stories15m tinyllama (default: tinyllama)
 # Env: TYPES="f32 f16 q8_0 q4_0" PROMPTS="128 512" THREADS=2 N=128 R=3
-#      BENCH_DIR=~/.cache/herd-bench
+#      BENCH_DIR=~/.cache/herd-bench HERD_ARGS= (more herd bench flags:
+#      --no-mmap reads herd's weights into memory, as llama.cpp's repacking
+#      does for its block types)
 # Needs ../shared/bench (llama.cpp from npm, gguf_write.py), node, npm, gcc,
 # libopenblas-dev, python3-numpy and python3-sentencepiece. Models are random
 # weights at real shapes (speed does not depend on the values), written once.
@@ -57,7 +59,7 @@ for s in $shapes; do
     bytes=$(calc "%.0f" "$size * ($params - $emb) / $params")
     for p in $prompts; do
       bash "$shared/bench/wait_idle.sh" 0.10 300 2>/dev/null || true
-      h=$("$herd" bench -m "$m" -t "$t" -p "$p" -n "$n" -r "$r")
+      h=$("$herd" bench -m "$m" -t "$t" -p "$p" -n "$n" -r "$r" ${HERD_ARGS:-})
       l=$("$peer" -m "$m" -t "$t" -p "$p" -n "$n" -r "$r" 2>/dev/null)
       hp=$(echo "$h" | value pp_tok_s) ht=$(echo "$h" | value tg_tok_s)
       lp=$(echo "$l" | value pp_tok_s) lt=$(echo "$l" | value tg_tok_s)

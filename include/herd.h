@@ -125,6 +125,12 @@ herd_status herd_forward_nocache(const herd_model *m, const int *tokens, int n,
 
 /* Threads used by the kernels (OpenMP and BLAS). */
 void herd_set_threads(int n);
+/* Model weights opened from now on: mapped from the file (1, the default:
+ * nothing copied, pages shared with the page cache and other processes), or
+ * read into the process's own memory (0, llama.cpp's --no-mmap: a slower
+ * load and twice the memory while the file is cached, for machines where
+ * the page cache reads slower than fresh anonymous memory). */
+void herd_set_mmap(int on);
 
 /* ---- tokenizer ---- */
 

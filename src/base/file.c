@@ -17,34 +17,102 @@ int herd_map_huge_wanted(size_t size)
     return size >= HERD_MAP_HUGE_MIN && !(e && strcmp(e, "off") == 0);
 }
 
+/* size bytes (rounded up to pages) of inaccessible address space at a
+ * 2 MiB boundary, for a map to replace with MAP_FIXED; NULL on failure. */
+static char *reserve_huge_aligned(size_t size)
+{
+    const size_t huge = HERD_MAP_HUGE_PAGE, page = (size_t)sysconf(_SC_PAGESIZE);
+    char *r = mmap(NULL, size + huge, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1,
+                   0);
+    if (r == MAP_FAILED)
+        return NULL;
+    char *a = (char *)(((uintptr_t)r + huge - 1) & ~(uintptr_t)(huge - 1));
+    char *end = a + (size + page - 1) / page * page;
+    if (a > r)
+        munmap(r, (size_t)(a - r));
+    if (r + size + huge > end)
+        munmap(end, (size_t)(r + size + huge - end));
+    return a;
+}
+
 /* A read-only private map of fd's first size bytes; for a large file at a
  * 2 MiB boundary and marked MADV_HUGEPAGE, so that a page cache holding
  * the file in 2 MiB folios (ext4 and xfs on Linux 6.x) maps each with one
  * entry. Returns MAP_FAILED with errno set on failure. */
 void *herd_map_fd(int fd, size_t size)
 {
-    if (!herd_map_huge_wanted(size))
+    char *a = herd_map_huge_wanted(size) ? reserve_huge_aligned(size) : NULL;
+    if (!a)
         return mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
-    const size_t huge = HERD_MAP_HUGE_PAGE, page = (size_t)sysconf(_SC_PAGESIZE);
-    char *r = mmap(NULL, size + huge, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1,
-                   0);
-    if (r == MAP_FAILED)
-        return mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
-    char *a = (char *)(((uintptr_t)r + huge - 1) & ~(uintptr_t)(huge - 1));
     void *p = mmap(a, size, PROT_READ, MAP_PRIVATE | MAP_FIXED, fd, 0);
     if (p == MAP_FAILED) {
         int e = errno;
-        munmap(r, size + huge);
+        munmap(a, size);
         errno = e;
         return MAP_FAILED;
     }
-    char *end = a + (size + page - 1) / page * page;
-    if (a > r)
-        munmap(r, (size_t)(a - r));
-    if (r + size + huge > end)
-        munmap(end, (size_t)(r + size + huge - end));
     madvise(a, size, MADV_HUGEPAGE); /* EINVAL on kernels without THP: no harm */
     return a;
+}
+
+/* Reads fd's size bytes into anonymous memory at a, read-only after. */
+static herd_status read_into(int fd, char *a, size_t size, const char *path)
+{
+    for (size_t o = 0; o < size;) {
+        ssize_t k = pread(fd, a + o, size - o, (off_t)o);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k < 0)
+            return herd_fail(HERD_E_IO, "%s: read: %s", path, strerror(errno));
+        if (k == 0)
+            return herd_fail(HERD_E_IO, "%s: file shrank to %zu of %zu bytes while read", path,
+                             o, size);
+        o += (size_t)k;
+    }
+    mprotect(a, size, PROT_READ);
+    return HERD_OK;
+}
+
+herd_status herd_copy_file(const char *path, herd_map *m)
+{
+    m->data = NULL;
+    m->size = 0;
+    int fd = open(path, O_RDONLY);
+    if (fd < 0)
+        return herd_fail(HERD_E_IO, "%s: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return herd_fail(HERD_E_IO, "%s: not a regular file", path);
+    }
+    const size_t size = (size_t)st.st_size;
+    char *a = size && herd_map_huge_wanted(size) ? reserve_huge_aligned(size) : NULL;
+    void *p = !size ? NULL
+              : a  ? mmap(a, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED,
+                          -1, 0)
+                   : mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) {
+        int e = errno;
+        if (a)
+            munmap(a, size);
+        close(fd);
+        return herd_fail(HERD_E_NOMEM, "%s: %zu bytes for the weights: %s", path, size,
+                         strerror(e));
+    }
+    herd_status s = HERD_OK;
+    if (size) {
+        if (a)
+            madvise(p, size, MADV_HUGEPAGE);
+        s = read_into(fd, p, size, path);
+        if (s != HERD_OK)
+            munmap(p, size);
+    }
+    close(fd);
+    if (s == HERD_OK && size) {
+        m->data = p;
+        m->size = size;
+    }
+    return s;
 }
 
 herd_status herd_map_file(const char *path, herd_map *m)

@@ -21,11 +21,15 @@ herd_status herd_map_file(const char *path, herd_map *m);
 /* As herd_map_file, for model weights: where the page cache holds a large
  * file in 4 KiB pages although this kernel would read it in 2 MiB folios,
  * drops the file's unmapped cached pages first so that it is read back in
- * 2 MiB folios (once: later loads find them). Nothing is copied. */
+ * 2 MiB folios (once: later loads find them). Nothing is copied, unless
+ * herd_set_mmap(0) asked for herd_copy_file. */
 herd_status herd_map_weights(const char *path, herd_map *m);
+/* As herd_map_file, into anonymous memory (2 MiB pages where large):
+ * herd_map_weights after herd_set_mmap(0). herd_unmap frees it. */
+herd_status herd_copy_file(const char *path, herd_map *m);
 void herd_unmap(herd_map *m);
-/* Bytes of m mapped in 2 MiB entries now (from /proc/self/smaps); 0 where
- * unknown. */
+/* Bytes of m mapped in 2 MiB entries now (/proc/self/smaps: FilePmdMapped,
+ * AnonHugePages for a copy); 0 where unknown. */
 size_t herd_map_huge_bytes(const herd_map *m);
 
 /* The pieces (file.c): whether a file of size bytes is mapped for 2 MiB

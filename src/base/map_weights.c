@@ -31,7 +31,8 @@ size_t herd_map_huge_bytes(const herd_map *m)
     while (fgets(line, sizeof line, f)) {
         if (sscanf(line, "%lx-%lx ", &a, &b) == 2)
             inside = a >= lo && a < hi;
-        else if (inside && sscanf(line, "FilePmdMapped: %zu kB", &v) == 1)
+        else if (inside && (sscanf(line, "FilePmdMapped: %zu kB", &v) == 1 ||
+                            sscanf(line, "AnonHugePages: %zu kB", &v) == 1))
             kb += v;
     }
     fclose(f);
@@ -84,8 +85,18 @@ static int small_but_could_be_huge(int fd, const herd_map *m)
     return 0;
 }
 
+/* herd_set_mmap(0): weights copied (llama.cpp's --no-mmap). */
+static int copy_weights;
+
+void herd_set_mmap(int on)
+{
+    copy_weights = !on;
+}
+
 herd_status herd_map_weights(const char *path, herd_map *m)
 {
+    if (copy_weights)
+        return herd_copy_file(path, m);
     HERD_TRY(herd_map_file(path, m));
     if (!herd_map_huge_wanted(m->size))
         return HERD_OK;

@@ -24,12 +24,14 @@ static void bench_help(FILE *f)
 "medians as pp_tok_s=X and tg_tok_s=Y (as ../shared/bench/llamacpp_bench does).\n"
 "Token ids are fixed pseudo-random ones, so no tokenizer is needed. Peak\n"
 "resident memory (weights mapped and touched, KV cache, scratch) comes last,\n"
-"then how much of the mapped files sits in 2 MiB pages (HERD_HUGEPAGES=off: no 2 MiB alignment, advice or re-reading).\n\n"
+"then how much of the weights sits in 2 MiB pages (HERD_HUGEPAGES=off: no\n"
+"2 MiB alignment, advice or re-reading).\n\n"
 "  -m, --model PATH     GGUF file, llama2.c .bin, or Hugging Face folder\n"
 "  -p, --n-prompt P     prompt tokens (default 128)\n"
 "  -n, --n-gen N        generated tokens (default 128)\n"
 "  -r, --repetitions R  repetitions (default 3)\n"
 "  -t, --threads N      threads (default: all cores)\n"
+"  --no-mmap            read the weights into memory instead of mapping the file\n"
 "  --json               print one JSON object instead (medians, reps, peak memory)\n"
 "  -h, --help           this help\n");
 }
@@ -45,6 +47,10 @@ static int parse(int argc, char **argv, bench_opts *o)
         }
         if (!strcmp(a, "--json")) {
             o->json = 1;
+            continue;
+        }
+        if (!strcmp(a, "--no-mmap")) {
+            herd_set_mmap(0);
             continue;
         }
         if (a[0] != '-' || !(v = cli_value(argc, argv, &i))) {
@@ -148,10 +154,12 @@ static double proc_mib(const char *path, const char *key)
 static void report(const bench_opts *o, const herd_config *c, double *pp, double *tg)
 {
     double mpp = median(pp, o->reps), mtg = median(tg, o->reps);
-    /* Peak resident memory, and how much of the mapped files (the weights)
-     * a decoding step reads through 2 MiB TLB entries. */
+    /* Peak resident memory, and how much of the weights a decoding step
+     * reads through 2 MiB TLB entries: the mapped files', or the copy's
+     * (--no-mmap; herd's other memory is not advised into 2 MiB pages). */
     double rss = proc_mib("/proc/self/status", "VmHWM");
-    double huge = proc_mib("/proc/self/smaps_rollup", "FilePmdMapped");
+    double huge = proc_mib("/proc/self/smaps_rollup", "FilePmdMapped") +
+                  proc_mib("/proc/self/smaps_rollup", "AnonHugePages");
     if (!o->json) {
         printf("pp_tok_s=%.2f\ntg_tok_s=%.2f\npeak_rss_mib=%.1f\nhuge_mapped_mib=%.1f\n", mpp,
                mtg, rss, huge);

@@ -27,6 +27,7 @@ static void chat_help(FILE *f)
 "  -n, --n-predict N        most tokens in one reply (default 1024)\n"
 "  -c, --ctx-size N         context size (default: the model's, at most 8192)\n"
 "  -t, --threads N          threads (default: all cores)\n"
+"  --no-mmap                read the weights into memory instead of mapping the file\n"
 "  -v, --verbose            print each turn's token counts and speed to stderr\n"
 "  -h, --help               this help\n%s", CLI_SAMPLING_HELP);
 }
@@ -38,6 +39,10 @@ static int parse_one(int argc, char **argv, int *i, chat_opts *o)
         return cli_sampling_flag(argc, argv, i, &o->sp, &o->seed_given);
     if (!strcmp(a, "-v") || !strcmp(a, "--verbose"))
         return o->verbose = 1;
+    if (!strcmp(a, "--no-mmap")) {
+        herd_set_mmap(0);
+        return 1;
+    }
     if (!(v = cli_value(argc, argv, i)))
         return 0;
     if (!strcmp(a, "-m") || !strcmp(a, "--model"))

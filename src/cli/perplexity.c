@@ -38,6 +38,7 @@ static void ppl_help(FILE *f)
 "  -b, --batch-size N     most tokens per forward pass (default 2048)\n"
 "  --chunks N             score at most N chunks (default: all)\n"
 "  -t, --threads N        threads (default: all cores)\n"
+"  --no-mmap              read the weights into memory instead of mapping the file\n"
 "  -h, --help             this help\n");
 }
 
@@ -75,6 +76,8 @@ static int parse(int argc, char **argv, ppl_opts *o)
             return -1;
         } else if (!strcmp(a, "--ids")) {
             o->ids = 1;
+        } else if (!strcmp(a, "--no-mmap")) {
+            herd_set_mmap(0);
         } else if (value_flag(o, a, &str, &num, &lo)) {
             if (!(v = cli_value(argc, argv, &i)))
                 return 0;

@@ -29,6 +29,7 @@ static void run_help(FILE *f)
 "  -n, --n-predict N      tokens to generate (default 256)\n"
 "  -c, --ctx-size N       context size (default: the model's, at most 8192)\n"
 "  -t, --threads N        threads (default: all cores)\n"
+"  --no-mmap              read the weights into memory instead of mapping the file\n"
 "  --ids                  print the generated token ids instead of text\n"
 CLI_LORA_HELP
 "  -h, --help             this help\n%s", CLI_SAMPLING_HELP);
@@ -45,6 +46,8 @@ static int parse(int argc, char **argv, run_opts *o)
             return -1;
         } else if (!strcmp(a, "--ids")) {
             o->print_ids = 1;
+        } else if (!strcmp(a, "--no-mmap")) {
+            herd_set_mmap(0);
         } else if (!strcmp(a, "-m") || !strcmp(a, "--model")) {
             if (!(o->model = cli_value(argc, argv, &i)))
                 return 0;

@@ -38,6 +38,7 @@ static void serve_help(FILE *f)
 "  -b, --batch-size N     most tokens in one forward pass, prompt chunks\n"
 "                         included (default 512)\n"
 "  -t, --threads N        threads (default: all cores)\n"
+"  --no-mmap              read the weights into memory instead of mapping the file\n"
 "  --api-key KEY          require \"Authorization: Bearer KEY\" (not on /health\n"
 "                         and /v1/models)\n"
 "  -h, --help             this help\n");
@@ -51,6 +52,8 @@ static int parse(int argc, char **argv, herd_serve_opts *o, int *threads)
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             serve_help(stdout);
             return -1;
+        } else if (!strcmp(a, "--no-mmap")) {
+            herd_set_mmap(0);
         } else if (!strcmp(a, "-m") || !strcmp(a, "--model")) {
             if (!(o->model = cli_value(argc, argv, &i)))
                 return 0;

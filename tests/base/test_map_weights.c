@@ -3,7 +3,8 @@
  * page cache was dropped and read again in 2 MiB folios; a large map
  * starts at a 2 MiB boundary; a file cached partly in 2 MiB folios is read
  * back whole; HERD_HUGEPAGES=off and small files map as before; a missing
- * file is an error. */
+ * file is an error; after herd_set_mmap(0) the weights are a copy, which a
+ * later write to the file leaves alone where the map shows it. */
 #define _DEFAULT_SOURCE
 #include "base/file.h"
 #include "test.h"
@@ -90,6 +91,38 @@ int main(void)
         CHECK_MSG(part_huge >= SIZE / 2, "%zu MiB", part_huge >> 20);
     herd_unmap(&m);
     unlink(part);
+
+    /* herd_set_mmap(0): a copy, 2 MiB-aligned, that the file's later
+     * changes do not reach; the map (default) shows them. */
+    herd_map copy;
+    herd_set_mmap(0);
+    CHECK_OK(herd_map_weights(big, &copy));
+    herd_set_mmap(1);
+    CHECK(copy.size == SIZE + 123 && (uintptr_t)copy.data % HERD_MAP_HUGE_PAGE == 0);
+    CHECK(mismatches(&copy, copy.size) == 0);
+    CHECK_OK(herd_map_weights(big, &m));
+    const uint8_t flipped = (uint8_t)~byte_at(SIZE);
+    fd = open(big, O_WRONLY);
+    CHECK(fd >= 0 && pwrite(fd, &flipped, 1, (off_t)SIZE) == 1);
+    close(fd);
+    CHECK(((const uint8_t *)m.data)[SIZE] == flipped);
+    CHECK(((const uint8_t *)copy.data)[SIZE] == byte_at(SIZE));
+    herd_unmap(&m);
+    herd_unmap(&copy);
+    CHECK(copy.data == NULL);
+    fd = open(big, O_WRONLY);
+    const uint8_t orig = byte_at(SIZE);
+    CHECK(fd >= 0 && pwrite(fd, &orig, 1, (off_t)SIZE) == 1);
+    close(fd);
+    herd_set_mmap(0);
+    snprintf(small, sizeof small, "%s/none", dir);
+    CHECK_FAILS(herd_map_weights(small, &copy), HERD_E_IO);
+    CHECK(copy.data == NULL);
+    snprintf(small, sizeof small, "%s/small", dir);
+    CHECK_OK(herd_map_weights(small, &copy)); /* small: plain anonymous memory */
+    CHECK(copy.size == 5000 && mismatches(&copy, copy.size) == 0);
+    herd_unmap(&copy);
+    herd_set_mmap(1);
 
     setenv("HERD_HUGEPAGES", "off", 1);
     CHECK(!herd_map_huge_wanted(SIZE));

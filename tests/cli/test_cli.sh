@@ -39,6 +39,16 @@ expect_error "prompt longer than the context" "context" -- "$herd" run -c 32 -p 
 "$herd" bench -m "$m" -p 8 -n 4 -r 2 -t 2 --json >"$tmp/out" 2>"$tmp/err" \
   && /usr/bin/python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["reps"]==2 and len(d["tg_reps"])==2 and d["pp_tok_s"]>0 and d["peak_rss_mib"]>0' "$tmp/out" \
   && ok "herd bench --json" || { bad "herd bench --json"; cat "$tmp/out" "$tmp/err"; }
+# --no-mmap reads the weights into memory: the same greedy ids as the map,
+# and the same errors for a missing or truncated file.
+"$herd" run -p "Hello" -n 24 --temp 0 --ids -t 2 >"$tmp/mapped" 2>/dev/null
+"$herd" run -p "Hello" -n 24 --temp 0 --ids -t 2 --no-mmap >"$tmp/copied" 2>/dev/null
+[ -s "$tmp/mapped" ] && cmp -s "$tmp/mapped" "$tmp/copied" && ok "run --no-mmap: the same ids" \
+  || { bad "run --no-mmap: the same ids"; cat "$tmp/mapped" "$tmp/copied"; }
+"$herd" bench -m "$m" -p 8 -n 4 -r 1 -t 2 --no-mmap >"$tmp/out" 2>"$tmp/err" \
+  && grep -q '^tg_tok_s=[0-9]' "$tmp/out" && ok "bench --no-mmap" || { bad "bench --no-mmap"; cat "$tmp/err"; }
+expect_error "--no-mmap, missing model" "no such file" -- "$herd" run --no-mmap -m "$tmp/nope.gguf" -n 1
+expect_error "--no-mmap, truncated gguf" "trunc.gguf" -- "$herd" run --no-mmap -m "$tmp/trunc.gguf" -n 1
 expect_error "bench without -m" "required" -- "$herd" bench
 expect_error "bench -r 0" "-r" -- "$herd" bench -m "$m" -r 0
 expect_error "unknown preset" "unknown preset" -- "$herd" info --preset llama9-1b
