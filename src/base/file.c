@@ -55,21 +55,54 @@ void *herd_map_fd(int fd, size_t size)
     return a;
 }
 
-/* Reads fd's size bytes into anonymous memory at a, read-only after. */
-static herd_status read_into(int fd, char *a, size_t size, const char *path)
+/* Opens path, which must be a regular file, for reading: *fd, *size. */
+static herd_status open_regular(const char *path, int *fd, size_t *size)
 {
+    *fd = open(path, O_RDONLY);
+    if (*fd < 0)
+        return herd_fail(HERD_E_IO, "%s: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(*fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(*fd);
+        return herd_fail(HERD_E_IO, "%s: not a regular file", path);
+    }
+    *size = (size_t)st.st_size;
+    return HERD_OK;
+}
+
+/* Reads fd's size bytes (size > 0) into new anonymous memory, read-only
+ * after, at a 2 MiB boundary and advised MADV_HUGEPAGE where large. */
+static herd_status copy_fd(int fd, size_t size, const char *path, herd_map *m)
+{
+    char *a = herd_map_huge_wanted(size) ? reserve_huge_aligned(size) : NULL;
+    const int prot = PROT_READ | PROT_WRITE, flags = MAP_PRIVATE | MAP_ANONYMOUS;
+    char *p = a ? mmap(a, size, prot, flags | MAP_FIXED, -1, 0)
+                : mmap(NULL, size, prot, flags, -1, 0);
+    if (p == MAP_FAILED) {
+        int e = errno;
+        if (a)
+            munmap(a, size);
+        return herd_fail(HERD_E_NOMEM, "%s: %zu bytes for the weights: %s", path, size,
+                         strerror(e));
+    }
+    if (a)
+        madvise(p, size, MADV_HUGEPAGE);
     for (size_t o = 0; o < size;) {
-        ssize_t k = pread(fd, a + o, size - o, (off_t)o);
+        ssize_t k = pread(fd, p + o, size - o, (off_t)o);
         if (k < 0 && errno == EINTR)
             continue;
-        if (k < 0)
-            return herd_fail(HERD_E_IO, "%s: read: %s", path, strerror(errno));
-        if (k == 0)
-            return herd_fail(HERD_E_IO, "%s: file shrank to %zu of %zu bytes while read", path,
-                             o, size);
+        if (k <= 0) {
+            herd_status s = k < 0 ? herd_fail(HERD_E_IO, "%s: read: %s", path, strerror(errno))
+                                  : herd_fail(HERD_E_IO, "%s: file shrank to %zu of %zu bytes "
+                                              "while read", path, o, size);
+            munmap(p, size);
+            return s;
+        }
         o += (size_t)k;
     }
-    mprotect(a, size, PROT_READ);
+    mprotect(p, size, PROT_READ);
+    m->data = p;
+    m->size = size;
     return HERD_OK;
 }
 
@@ -77,41 +110,11 @@ herd_status herd_copy_file(const char *path, herd_map *m)
 {
     m->data = NULL;
     m->size = 0;
-    int fd = open(path, O_RDONLY);
-    if (fd < 0)
-        return herd_fail(HERD_E_IO, "%s: %s", path, strerror(errno));
-    struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        close(fd);
-        return herd_fail(HERD_E_IO, "%s: not a regular file", path);
-    }
-    const size_t size = (size_t)st.st_size;
-    char *a = size && herd_map_huge_wanted(size) ? reserve_huge_aligned(size) : NULL;
-    void *p = !size ? NULL
-              : a  ? mmap(a, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED,
-                          -1, 0)
-                   : mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (p == MAP_FAILED) {
-        int e = errno;
-        if (a)
-            munmap(a, size);
-        close(fd);
-        return herd_fail(HERD_E_NOMEM, "%s: %zu bytes for the weights: %s", path, size,
-                         strerror(e));
-    }
-    herd_status s = HERD_OK;
-    if (size) {
-        if (a)
-            madvise(p, size, MADV_HUGEPAGE);
-        s = read_into(fd, p, size, path);
-        if (s != HERD_OK)
-            munmap(p, size);
-    }
+    int fd;
+    size_t size;
+    HERD_TRY(open_regular(path, &fd, &size));
+    herd_status s = size ? copy_fd(fd, size, path, m) : HERD_OK;
     close(fd);
-    if (s == HERD_OK && size) {
-        m->data = p;
-        m->size = size;
-    }
     return s;
 }
 
@@ -119,23 +122,18 @@ herd_status herd_map_file(const char *path, herd_map *m)
 {
     m->data = NULL;
     m->size = 0;
-    int fd = open(path, O_RDONLY);
-    if (fd < 0)
-        return herd_fail(HERD_E_IO, "%s: %s", path, strerror(errno));
-    struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        close(fd);
-        return herd_fail(HERD_E_IO, "%s: not a regular file", path);
-    }
-    if (st.st_size > 0) {
-        void *p = herd_map_fd(fd, (size_t)st.st_size);
+    int fd;
+    size_t size;
+    HERD_TRY(open_regular(path, &fd, &size));
+    if (size > 0) {
+        void *p = herd_map_fd(fd, size);
         if (p == MAP_FAILED) {
             int e = errno;
             close(fd);
             return herd_fail(HERD_E_IO, "%s: mmap: %s", path, strerror(e));
         }
         m->data = p;
-        m->size = (size_t)st.st_size;
+        m->size = size;
     }
     close(fd);
     return HERD_OK;
