@@ -106,37 +106,39 @@ static herd_status copy_fd(int fd, size_t size, const char *path, herd_map *m)
     return HERD_OK;
 }
 
-herd_status herd_copy_file(const char *path, herd_map *m)
+/* Maps fd's size bytes (size > 0) with herd_map_fd. */
+static herd_status map_fd(int fd, size_t size, const char *path, herd_map *m)
+{
+    void *p = herd_map_fd(fd, size);
+    if (p == MAP_FAILED)
+        return herd_fail(HERD_E_IO, "%s: mmap: %s", path, strerror(errno));
+    m->data = p;
+    m->size = size;
+    return HERD_OK;
+}
+
+/* Opens path and brings a non-empty file into m with into. */
+static herd_status load(const char *path, herd_map *m,
+                        herd_status (*into)(int fd, size_t size, const char *path, herd_map *m))
 {
     m->data = NULL;
     m->size = 0;
-    int fd;
-    size_t size;
+    int fd = -1;
+    size_t size = 0;
     HERD_TRY(open_regular(path, &fd, &size));
-    herd_status s = size ? copy_fd(fd, size, path, m) : HERD_OK;
+    herd_status s = size ? into(fd, size, path, m) : HERD_OK;
     close(fd);
     return s;
 }
 
+herd_status herd_copy_file(const char *path, herd_map *m)
+{
+    return load(path, m, copy_fd);
+}
+
 herd_status herd_map_file(const char *path, herd_map *m)
 {
-    m->data = NULL;
-    m->size = 0;
-    int fd;
-    size_t size;
-    HERD_TRY(open_regular(path, &fd, &size));
-    if (size > 0) {
-        void *p = herd_map_fd(fd, size);
-        if (p == MAP_FAILED) {
-            int e = errno;
-            close(fd);
-            return herd_fail(HERD_E_IO, "%s: mmap: %s", path, strerror(e));
-        }
-        m->data = p;
-        m->size = size;
-    }
-    close(fd);
-    return HERD_OK;
+    return load(path, m, map_fd);
 }
 
 void herd_unmap(herd_map *m)
