@@ -107,14 +107,6 @@ typedef struct {
 int herd_gemv_parts(const herd_gemv_part *parts, int np, herd_qtype wtype, const float *x,
                     int64_t cols, int n, void *scratch);
 
-/* Q4_0's scalar sums from block b0 to b1 of a row w (xa: its token's
- * prepared activations), continuing acc: the blocks order
- * (herd_gemv_q4_0_chain returns the new acc) and the lanes order (8 lanes,
- * before hsum8), of which the twins are made. */
-float herd_gemv_q4_0_chain(float acc, const void *w, const void *xa, int64_t b0, int64_t b1);
-void herd_gemv_q4_0_lanes_chain(float acc[8], const void *w, const void *xa, int64_t b0,
-                                int64_t b1);
-
 /* Kernels (gemv_scalar.c, gemv_avx512.c). */
 void herd_gemv_q4_0_scalar(float *, int64_t, const void *, size_t, const void *, size_t,
                            int64_t, int64_t, int);

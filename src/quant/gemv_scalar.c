@@ -86,12 +86,15 @@ void herd_gemv_prepare_scalar(herd_qtype wtype, const float *x, int64_t cols, vo
         memcpy(xa, x, (size_t)cols * sizeof(float));
 }
 
+/* One Q4_0 row of nb blocks . its token's prepared activations xa, in the
+ * blocks order (gemv.h). */
 HERD_FMA_CLONES
-float herd_gemv_q4_0_chain(float acc, const void *w, const void *xa, int64_t b0, int64_t b1)
+static float q4_0_row(const void *w, const void *xa, int64_t nb)
 {
-    const herd_block_q4_0 *b = (const herd_block_q4_0 *)w + b0;
+    const herd_block_q4_0 *b = w;
     const herd_gemv_q4_0_act *a = xa;
-    for (int64_t i = b0; i < b1; i++, b++) {
+    float acc = 0.0f;
+    for (int64_t i = 0; i < nb; i++, b++) {
         const herd_gemv_q4_0_act *g = a + i / 4;
         const int k = (int)(i % 4);
         int s = g->corr[4 * k];
@@ -107,8 +110,8 @@ void herd_gemv_q4_0_scalar(float *y, int64_t ys, const void *w, size_t wrow, con
 {
     for (int t = 0; t < n; t++)
         for (int64_t r = 0; r < rows; r++)
-            y[t * ys + r] = herd_gemv_q4_0_chain(0.0f, (const char *)w + r * wrow,
-                                                 (const char *)xa + t * xs, 0, cols / 32);
+            y[t * ys + r] = q4_0_row((const char *)w + r * wrow, (const char *)xa + t * xs,
+                                     cols / 32);
 }
 
 void herd_gemv_q8_0_scalar(float *y, int64_t ys, const void *w, size_t wrow, const void *xa,
@@ -139,13 +142,14 @@ static float hsum8(const float *a)
     return (r0 + r2) + (r1 + r3);
 }
 
+/* The lanes order's 8 sums (before hsum8) of one Q4_0 row of nb blocks,
+ * added to acc. */
 HERD_FMA_CLONES
-void herd_gemv_q4_0_lanes_chain(float acc[8], const void *w, const void *xa, int64_t b0,
-                                int64_t b1)
+static void q4_0_lanes_row(float acc[8], const void *w, const void *xa, int64_t nb)
 {
-    const herd_block_q4_0 *b = (const herd_block_q4_0 *)w + b0;
+    const herd_block_q4_0 *b = w;
     const herd_gemv_q4_0_act *a = xa;
-    for (int64_t i = b0; i < b1; i++, b++) {
+    for (int64_t i = 0; i < nb; i++, b++) {
         const herd_gemv_q4_0_act *g = a + i / 4;
         const int k = (int)(i % 4);
         const float d = herd_f16_to_f32(b->d) * g->d[4 * k];
@@ -168,8 +172,8 @@ void herd_gemv_q4_0_lanes_scalar(float *y, int64_t ys, const void *w, size_t wro
     for (int t = 0; t < n; t++)
         for (int64_t r = 0; r < rows; r++) {
             float acc[8] = {0};
-            herd_gemv_q4_0_lanes_chain(acc, (const char *)w + r * wrow,
-                                       (const char *)xa + t * xs, 0, cols / 32);
+            q4_0_lanes_row(acc, (const char *)w + r * wrow, (const char *)xa + t * xs,
+                           cols / 32);
             y[t * ys + r] = hsum8(acc);
         }
 }
